@@ -1,0 +1,67 @@
+"""The catalog of message kinds: each family module declares its kinds in `KINDS`.
+
+Adding a kind touches its family module only; the catalog finds it by scanning this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+import contracts
+from contracts.common import Agency
+from contracts.envelope import Draft, Message
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A message kind: its payload model, who may send it, whether it must answer a message."""
+
+    kind: str
+    title: str  # 中文名称
+    payload: type[BaseModel]
+    senders: frozenset[Agency]
+    answers: frozenset[str] = field(default_factory=frozenset)  # kinds it may reply to
+
+    @property
+    def message_model(self) -> type[Message[Any]]:
+        return Message[self.payload]  # type: ignore[name-defined]
+
+    @property
+    def draft_model(self) -> type[Draft[Any]]:
+        return Draft[self.payload]  # type: ignore[name-defined]
+
+
+class UnknownKind(LookupError):
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"未知的报文类型“{kind}”")
+        self.kind = kind
+
+
+@cache
+def kinds() -> dict[str, KindSpec]:
+    found: dict[str, KindSpec] = {}
+    for info in pkgutil.iter_modules(contracts.__path__):
+        module = importlib.import_module(f"contracts.{info.name}")
+        for spec in getattr(module, "KINDS", ()):
+            if spec.kind in found:
+                raise RuntimeError(f"message kind {spec.kind} declared twice")
+            found[spec.kind] = spec
+    return found
+
+
+def spec_of(kind: str) -> KindSpec:
+    try:
+        return kinds()[kind]
+    except KeyError:
+        raise UnknownKind(kind) from None
+
+
+def parse_message(data: dict[str, Any]) -> Message[Any]:
+    """Validate a canonical message against the payload model its kind names."""
+    return spec_of(str(data.get("kind"))).message_model.model_validate(data)
