@@ -1,0 +1,349 @@
+"""Acceptance: authenticate, translate, route and store a submission in one transaction.
+
+A submission is acknowledged only after the message, its documents, its deliveries and the
+outbox entries that will carry them to the broker are committed together; the broker being
+down delays delivery, it never refuses a submission. A refused submission leaves nothing
+behind but an audit entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import mimetypes
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapters.base import InboundError, registry
+from contracts.catalog import spec_of
+from contracts.common import Agency
+from contracts.envelope import AttachmentClaim, CaseRef, DocumentRef, Draft, Recipient, Sender
+from contracts.identifiers import uuid7
+from gateway.directory import Directory, UnitInfo
+from gateway.documents import DocumentFolder, StagedFile, TooLarge
+from gateway.errors import Refusal
+from gateway.routing import PlannedDelivery, Router, RoutingError
+from gateway.settings import Settings
+from gateway.store import Audit, Delivery, Document, MessageDocument, OutboxEntry, Store, StoredMessage, Unit, utcnow
+
+log = structlog.get_logger(__name__)
+
+SYNTAX_CODES = {"xml_malformed", "xml_forbidden_dtd", "xml_encoding_invalid", "xml_encoding_unsupported", "json_malformed", "json_encoding_invalid"}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An attachment part of a multipart submission."""
+
+    filename: str
+    content_type: str | None
+    file: BinaryIO
+
+
+@dataclass(frozen=True)
+class PlannedView:
+    delivery_id: str
+    recipient: str
+    recipient_name: str
+    role: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: str
+    kind: str
+    duplicate: bool
+    deliveries: list[PlannedView]
+
+
+class StoreLookup:
+    """Routing's questions about earlier messages, answered inside the acceptance transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def sender_of(self, message_id: str) -> str | None:
+        return self.session.scalar(select(StoredMessage.sender_code).where(StoredMessage.message_id == message_id))
+
+    def case_party(self, case_number: str, agency: Agency) -> str | None:
+        return self.session.scalar(
+            select(StoredMessage.sender_code)
+            .join(Unit, Unit.code == StoredMessage.sender_code)
+            .where(StoredMessage.case_number == case_number, Unit.agency == agency.value)
+            .order_by(StoredMessage.received_at)
+            .limit(1)
+        )
+
+
+class Acceptance:
+    def __init__(self, settings: Settings, store: Store, directory: Directory, router: Router, folder: DocumentFolder) -> None:
+        self.settings, self.store, self.directory, self.router, self.folder = settings, store, directory, router, folder
+
+    def accept(self, unit: UnitInfo, adapter_name: str, document: bytes, uploads: list[Upload]) -> Accepted:
+        try:
+            return self._accept(unit, adapter_name, document, uploads)
+        except Refusal as refusal:
+            self.record_refusal(unit, adapter_name, document, refusal)
+            raise
+
+    def _accept(self, unit: UnitInfo, adapter_name: str, document: bytes, uploads: list[Upload]) -> Accepted:
+        adapter = registry().get(adapter_name)
+        if adapter is None:
+            raise Refusal(404, "adapter_unknown", f"没有名为“{adapter_name}”的接入适配器")
+        if unit.adapter != adapter_name:
+            raise Refusal(403, "adapter_not_allowed", f"本单位应通过“{unit.adapter}”适配器报送，而不是“{adapter_name}”")
+        if len(document) > self.settings.max_document_bytes:
+            raise Refusal(413, "document_too_large", f"报文超过{self.settings.max_document_bytes}字节的上限")
+        try:
+            draft = adapter.parse(document)
+        except InboundError as exc:
+            raise Refusal(400 if exc.code in SYNTAX_CODES else 422, exc.code, exc.message, line=exc.line, field=exc.field) from None
+        spec = spec_of(draft.kind)
+        if draft.kind not in adapter.kinds_in:
+            raise Refusal(422, "kind_unsupported", f"“{adapter_name}”适配器不接收“{spec.title}”（{draft.kind}）")
+        if unit.agency not in spec.senders:
+            raise Refusal(403, "kind_not_allowed", f"{unit.name}无权报送“{spec.title}”（{draft.kind}）")
+        attached = self._stage(draft, uploads)
+        try:
+            return self._store(unit, adapter_name, document, draft, attached)
+        except _Duplicate:
+            return self._existing(self._key(unit, adapter_name, document, attached))  # type: ignore[return-value]
+        finally:
+            self.folder.discard([item for item, _ in attached])
+
+    def _stage(self, draft: Draft[Any], uploads: list[Upload]) -> list[tuple[StagedFile, AttachmentClaim]]:
+        """Hash every attachment into staging and match it with what the document declares."""
+        if len(uploads) > self.settings.max_attachments:
+            raise Refusal(413, "too_many_attachments", f"附件超过{self.settings.max_attachments}个")
+        claims = {claim.filename: claim for claim in draft.attachments}
+        staged: list[tuple[StagedFile, AttachmentClaim]] = []
+        try:
+            for upload in uploads:
+                claim = claims.get(upload.filename)
+                if claim is None:
+                    raise Refusal(422, "attachment_unexpected", f"附件“{upload.filename}”未在报文的附件列表中声明", field=upload.filename)
+                if any(c.filename == upload.filename for _, c in staged):
+                    raise Refusal(422, "attachment_duplicate", f"附件“{upload.filename}”重复上传", field=upload.filename)
+                try:
+                    item = self.folder.stage(upload.file, self.settings.max_attachment_bytes)
+                except TooLarge:
+                    raise Refusal(413, "attachment_too_large", f"附件“{upload.filename}”超过{self.settings.max_attachment_bytes}字节的上限", field=upload.filename) from None
+                staged.append((item, claim))
+                if claim.sha256 and claim.sha256 != item.sha256:
+                    raise Refusal(
+                        422,
+                        "attachment_digest_mismatch",
+                        f"附件“{upload.filename}”的内容与报文声明的sha256不符（声明{claim.sha256[:12]}…，实际{item.sha256[:12]}…）",
+                        field=upload.filename,
+                    )
+            received = {u.filename for u in uploads}
+            for filename in claims:
+                if filename not in received:
+                    raise Refusal(422, "attachment_missing", f"报文声明的附件“{filename}”未随报文上传", field=filename)
+        except BaseException:
+            self.folder.discard([item for item, _ in staged])
+            raise
+        return staged
+
+    @staticmethod
+    def _key(unit: UnitInfo, adapter_name: str, document: bytes, attached: list[tuple[StagedFile, AttachmentClaim]]) -> str:
+        """Idempotency: the same unit sending the same bytes with the same files is one message."""
+        parts = [unit.code, adapter_name, hashlib.sha256(document).hexdigest(), sorted(item.sha256 for item, _ in attached)]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def _store(
+        self, unit: UnitInfo, adapter_name: str, document: bytes, draft: Draft[Any], attached: list[tuple[StagedFile, AttachmentClaim]]
+    ) -> Accepted:
+        source_sha = hashlib.sha256(document).hexdigest()
+        key = self._key(unit, adapter_name, document, attached)
+        existing = self._existing(key)
+        if existing:
+            return existing
+        received_at = datetime.now(UTC)
+        with self.store.write() as session:
+            lookup = StoreLookup(session)
+            message = {
+                "message_id": str(uuid7()),
+                "kind": draft.kind,
+                "schema_version": 1,
+                "case": CaseRef(case_number=draft.case.case_number, person_key=self._person_key(draft, session)).model_dump(mode="json"),
+                "in_reply_to": str(draft.in_reply_to) if draft.in_reply_to else None,
+                "sender": Sender(
+                    agency=unit.agency, unit_type=unit.unit_type, unit_code=unit.code, unit_name=unit.name, division_code=unit.division_code
+                ).model_dump(mode="json"),
+                "occurred_at": (draft.occurred_at or received_at).isoformat(),
+                "received_at": received_at.isoformat(),
+                "documents": [
+                    DocumentRef(
+                        sha256=item.sha256,
+                        media_type=mimetypes.guess_type(claim.filename)[0] or "application/octet-stream",
+                        size=item.size,
+                        filename=claim.filename,
+                        title=claim.title,
+                        document_kind=claim.document_kind,
+                    ).model_dump(mode="json")
+                    for item, claim in attached
+                ],
+                "payload": draft.payload.model_dump(mode="json"),
+            }
+            self._check_reply(unit, draft, session)
+            try:
+                planned = self.router.plan(message, lookup)
+            except RoutingError as exc:
+                raise Refusal(422, exc.code, exc.message, field=exc.field) from None
+            if not planned:
+                raise Refusal(422, "recipient_unresolved", "按路由规则没有任何收件单位，请核对执行地或居住地")
+            message["recipients"] = [
+                Recipient(unit_code=p.unit.code, unit_name=p.unit.name, role=p.role, rule=p.rule).model_dump(mode="json") for p in planned
+            ]
+            canonical = spec_of(draft.kind).message_model.model_validate(message)
+            body = canonical.model_dump_json()
+            for item, _ in attached:
+                self.folder.commit(item)
+            try:
+                views = self._write(session, unit, key, source_sha, message, body, planned)
+            except IntegrityError:
+                raise _Duplicate from None
+        structlog.contextvars.bind_contextvars(message_id=message["message_id"])
+        log.info("message.accepted", kind=draft.kind, sender=unit.code, deliveries=len(views), documents=len(attached))
+        return Accepted(message["message_id"], draft.kind, False, views)
+
+    def _write(
+        self,
+        session: Session,
+        unit: UnitInfo,
+        key: str,
+        source_sha: str,
+        message: dict[str, Any],
+        body: str,
+        planned: list[PlannedDelivery],
+    ) -> list[PlannedView]:
+        now = utcnow()
+        message_id = message["message_id"]
+        session.add(
+            StoredMessage(
+                message_id=message_id,
+                kind=message["kind"],
+                case_number=message["case"]["case_number"],
+                person_key=message["case"]["person_key"],
+                sender_code=unit.code,
+                in_reply_to=message["in_reply_to"],
+                idempotency_key=key,
+                received_at=now,
+                source_sha256=source_sha,
+                body=body,
+            )
+        )
+        for ref in message["documents"]:
+            if session.get(Document, ref["sha256"]) is None:
+                session.add(Document(sha256=ref["sha256"], size=ref["size"], media_type=ref["media_type"], stored_at=now))
+            session.add(MessageDocument(message_id=message_id, sha256=ref["sha256"]))
+        session.flush()  # parents first: without relationships the unit of work does not order by foreign key
+        views = []
+        for plan in planned:
+            delivery_id = str(uuid7())
+            session.add(
+                Delivery(
+                    delivery_id=delivery_id,
+                    message_id=message_id,
+                    recipient_code=plan.unit.code,
+                    role=plan.role,
+                    rule=plan.rule,
+                    projection=plan.projection,
+                    adapter=plan.unit.adapter,
+                    accepted_at=now,
+                    attempts=0,
+                )
+            )
+            wire = {"delivery_id": delivery_id, "recipient": plan.unit.code, "projection": plan.projection, "message": message}
+            session.add(
+                OutboxEntry(
+                    routing_key=plan.unit.adapter,
+                    delivery_id=delivery_id,
+                    body=json.dumps(wire, ensure_ascii=False).encode(),
+                    created_at=now,
+                )
+            )
+            views.append(PlannedView(delivery_id, plan.unit.code, plan.unit.name, plan.role, plan.rule))
+        Audit(session).append(
+            unit.code,
+            "message.accepted",
+            message_id,
+            kind=message["kind"],
+            source_sha256=source_sha,
+            deliveries=[{"delivery_id": v.delivery_id, "recipient": v.recipient, "rule": v.rule} for v in views],
+        )
+        session.flush()
+        return views
+
+    def _existing(self, key: str) -> Accepted | None:
+        with self.store.read() as session:
+            row = session.scalar(select(StoredMessage).where(StoredMessage.idempotency_key == key))
+            if row is None:
+                return None
+            deliveries = session.execute(
+                select(Delivery, Unit.name).join(Unit, Unit.code == Delivery.recipient_code).where(Delivery.message_id == row.message_id)
+            ).all()
+        log.info("message.duplicate", message_id=row.message_id)
+        return Accepted(
+            row.message_id, row.kind, True, [PlannedView(d.delivery_id, d.recipient_code, name, d.role, d.rule) for d, name in deliveries]
+        )
+
+    def _person_key(self, draft: Draft[Any], session: Session) -> str | None:
+        """A keyed hash of the person's identity: links a case across agencies without the ID."""
+        person = getattr(draft.payload, "person", None)
+        if person is not None:
+            identity = f"{person.id_type.value}:{person.id_number}".encode()
+            return hmac.new(self.settings.person_key_secret.encode(), identity, hashlib.sha256).hexdigest()[:32]
+        if draft.in_reply_to:
+            return session.scalar(select(StoredMessage.person_key).where(StoredMessage.message_id == str(draft.in_reply_to)))
+        return None
+
+    def _check_reply(self, unit: UnitInfo, draft: Draft[Any], session: Session) -> None:
+        """A reply must name a message of a kind it answers, addressed to the replying unit."""
+        spec = spec_of(draft.kind)
+        if draft.in_reply_to is None:
+            if spec.answers:
+                raise Refusal(422, "reply_target_missing", f"“{spec.title}”须注明所答复的报文编号（in_reply_to）", field="in_reply_to")
+            return
+        target = session.get(StoredMessage, str(draft.in_reply_to))
+        addressed = target is not None and (
+            target.sender_code == unit.code
+            or session.scalar(
+                select(Delivery.delivery_id).where(Delivery.message_id == target.message_id, Delivery.recipient_code == unit.code)
+            )
+        )
+        if not addressed:
+            raise Refusal(422, "reply_target_unknown", f"所答复的报文{draft.in_reply_to}不存在或未发给本单位", field="in_reply_to")
+        if spec.answers and target.kind not in spec.answers:
+            raise Refusal(422, "reply_target_kind", f"“{spec.title}”不能答复{target.kind}类报文", field="in_reply_to")
+        if target.case_number != draft.case.case_number:
+            raise Refusal(422, "reply_case_mismatch", f"答复的案号{draft.case.case_number}与原报文案号{target.case_number}不一致", field="case.case_number")
+
+    def record_refusal(self, unit: UnitInfo, adapter_name: str, document: bytes, refusal: Refusal) -> None:
+        """A refused submission leaves this audit entry and nothing else."""
+        with self.store.write() as session:
+            Audit(session).append(
+                unit.code,
+                "message.refused",
+                None,
+                adapter=adapter_name,
+                source_sha256=hashlib.sha256(document).hexdigest(),
+                code=refusal.code,
+                reason=refusal.message,
+                line=refusal.line,
+                field=refusal.field,
+            )
+        log.info("message.refused", sender=unit.code, adapter=adapter_name, code=refusal.code, line=refusal.line, field=refusal.field)
+
+
+class _Duplicate(Exception):
+    """The same submission committed concurrently: answer with the stored one."""

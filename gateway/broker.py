@@ -1,0 +1,75 @@
+"""RabbitMQ topology and connection, declared the same way by every process that touches it.
+
+- `xietong.deliveries` (direct): one durable quorum queue per recipient adapter
+  (`xietong.deliver.<adapter>`) and one for webhook pushes (`xietong.push`).
+- `xietong.retry` (headers): delayed retry queues, one per delay; a message waits out its TTL
+  and is dead-lettered back to `xietong.deliveries` under its original routing key.
+- `xietong.dead` (fanout) → `xietong.dead`: deliveries that failed every attempt, for an
+  operator to inspect and replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+
+DELIVERIES = "xietong.deliveries"
+RETRY = "xietong.retry"
+DEAD = "xietong.dead"
+PUSH = "push"
+DELAY_HEADER = "x-xietong-delay"
+ATTEMPT_HEADER = "x-xietong-attempt"
+
+
+def queue_of(routing_key: str) -> str:
+    return "xietong.push" if routing_key == PUSH else f"xietong.deliver.{routing_key}"
+
+
+def connection_parameters(url: str) -> list[pika.URLParameters]:
+    """One or more broker URLs (comma-separated, for a cluster); heartbeats catch dead peers."""
+    parameters = []
+    for part in url.split(","):
+        params = pika.URLParameters(part.strip())
+        params.heartbeat = 30
+        params.blocked_connection_timeout = 60
+        params.connection_attempts = 1
+        params.socket_timeout = 5
+        parameters.append(params)
+    return parameters
+
+
+def declare_topology(channel: BlockingChannel, routing_keys: Iterable[str], delays_ms: Iterable[int]) -> None:
+    channel.exchange_declare(DELIVERIES, "direct", durable=True)
+    channel.exchange_declare(RETRY, "headers", durable=True)
+    channel.exchange_declare(DEAD, "fanout", durable=True)
+    channel.queue_declare(DEAD, durable=True, arguments={"x-queue-type": "quorum"})
+    channel.queue_bind(DEAD, DEAD)
+    for key in [*routing_keys, PUSH]:
+        queue = queue_of(key)
+        channel.queue_declare(
+            queue,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": DEAD,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )
+        channel.queue_bind(queue, DELIVERIES, routing_key=key)
+    for delay in delays_ms:
+        queue = f"xietong.retry.{delay}ms"
+        channel.queue_declare(
+            queue,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": DELIVERIES,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )
+        channel.queue_bind(queue, RETRY, arguments={"x-match": "all", DELAY_HEADER: delay})

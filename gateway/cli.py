@@ -1,0 +1,206 @@
+"""`xietong`: run the gateway (all roles, or one role per process), and operate it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import structlog
+import uvicorn
+from sqlalchemy import select
+
+from adapters.base import registry
+from gateway.broker import PUSH
+from gateway.broker_node import RabbitNode, ensure_rabbitmq_installed
+from gateway.logs import configure_logging
+from gateway.settings import Settings
+from gateway.store import GENESIS, AuditEntry, Store, entry_hash
+
+log = structlog.get_logger(__name__)
+
+ROLES = ("api", "relay", "worker")
+
+
+def private_node(settings: Settings) -> RabbitNode:
+    return RabbitNode(settings.broker_dir, name="xietong")
+
+
+def broker_url(settings: Settings) -> str:
+    return settings.broker_url or private_node(settings).url
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Supervise one process per role; a role that dies is started again."""
+    node = None
+    if not settings.broker_url:
+        ensure_rabbitmq_installed()
+        node = private_node(settings)
+        node.start()
+    env = {**os.environ, "XIETONG_BROKER_URL": broker_url(settings)}
+    roles = args.roles.split(",")
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping:
+            for role in roles:
+                child = children.get(role)
+                if child is None or child.poll() is not None:
+                    if child is not None:
+                        log.warning("supervisor.role_exited", role=role, returncode=child.returncode)
+                    children[role] = subprocess.Popen([sys.executable, "-m", "gateway.cli", role], env=env)
+                    log.info("supervisor.role_started", role=role, pid=children[role].pid)
+            time.sleep(0.2)
+    finally:
+        for child in children.values():
+            child.terminate()
+        for child in children.values():
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if node is not None and args.stop_broker:
+            node.stop()
+    return 0
+
+
+def cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
+    from gateway.api import create_app
+    from gateway.services import Services
+
+    app = create_app(Services.build(settings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_relay(settings: Settings, _args: argparse.Namespace) -> int:
+    from gateway.relay import OutboxRelay
+
+    relay = OutboxRelay(
+        Store(settings.db_url), broker_url(settings), settings.relay_max_in_flight, settings.relay_poll_seconds, settings.retry_delays_ms
+    )
+    signal.signal(signal.SIGTERM, lambda *_: relay.stop())
+    relay.run()
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.services import Services
+    from gateway.worker import Worker
+
+    services = Services.build(settings)
+    keys = args.queues.split(",") if args.queues else [*registry(), PUSH]
+    worker = Worker(settings, services.store, services.directory, services.router, broker_url(settings), keys)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    worker.run()
+    return 0
+
+
+def cmd_directory_load(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.directory import load_directory
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    entries = load_directory(Store(settings.db_url), Path(args.file))
+    print(f"目录已载入：{len(entries.divisions)}个行政区划，{len(entries.units)}个单位")
+    return 0
+
+
+def cmd_key_issue(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.directory import issue_key
+
+    store = Store(settings.db_url)
+    for code in args.units:
+        print(f"{code}\t{issue_key(store, code)}")
+    return 0
+
+
+def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
+    node = private_node(settings)
+    if args.action == "start":
+        ensure_rabbitmq_installed()
+        node.start()
+    elif args.action == "stop":
+        node.stop()
+    print(node.url)
+    return 0
+
+
+def cmd_audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
+    """Walk the hash chain; report the first entry whose content or position was changed."""
+    store = Store(settings.db_url)
+    previous, expected_id, count = GENESIS, 1, 0
+    with store.read() as session:
+        for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)).yield_per(1000):
+            if entry.id != expected_id:
+                print(f"审计日志断链：第{expected_id}条缺失或顺序被改动（下一条为第{entry.id}条）")
+                return 1
+            if entry.prev_hash != previous or entry.hash != entry_hash(
+                entry.id, entry.at, entry.actor, entry.event, entry.subject, entry.details, previous
+            ):
+                print(f"审计日志被篡改：第{entry.id}条（{entry.event}）的内容或前序哈希不符")
+                return 1
+            previous, expected_id, count = entry.hash, expected_id + 1, count + 1
+    print(f"审计日志完整：{count}条，链尾哈希 {previous}")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    return run_demo(settings, keep_running=not args.once)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="xietong", description="协同：社区矫正跨部门协同网关")
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run every role (API, outbox relay, consumers), each in its own process")
+    run.add_argument("--roles", default=",".join(ROLES))
+    run.add_argument("--stop-broker", action="store_true", help="stop the private RabbitMQ node on exit")
+    run.set_defaults(handler=cmd_run)
+    sub.add_parser("api", help="the HTTP API alone").set_defaults(handler=cmd_api)
+    sub.add_parser("relay", help="the outbox relay alone").set_defaults(handler=cmd_relay)
+    worker = sub.add_parser("worker", help="consumers alone")
+    worker.add_argument("--queues", help="comma-separated adapters (and 'push'); default all")
+    worker.set_defaults(handler=cmd_worker)
+    directory = sub.add_parser("directory", help="the directory of divisions and units")
+    directory_sub = directory.add_subparsers(dest="action", required=True)
+    load = directory_sub.add_parser("load")
+    load.add_argument("file")
+    load.set_defaults(handler=cmd_directory_load)
+    key = sub.add_parser("key", help="API keys of units")
+    key_sub = key.add_subparsers(dest="action", required=True)
+    issue = key_sub.add_parser("issue", help="issue a new key (printed once, stored hashed)")
+    issue.add_argument("units", nargs="+")
+    issue.set_defaults(handler=cmd_key_issue)
+    broker = sub.add_parser("broker", help="the private RabbitMQ node under the data folder")
+    broker.add_argument("action", choices=["start", "stop", "url"])
+    broker.set_defaults(handler=cmd_broker)
+    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    audit_sub = audit.add_subparsers(dest="action", required=True)
+    audit_sub.add_parser("verify").set_defaults(handler=cmd_audit_verify)
+    demo = sub.add_parser("demo", help="load the 惠民县 demo, submit samples, show every inbox")
+    demo.add_argument("--once", action="store_true", help="exit after showing the inboxes")
+    demo.set_defaults(handler=cmd_demo)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return int(args.handler(settings, args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

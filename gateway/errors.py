@@ -1,0 +1,29 @@
+"""Refusals the API turns into 4xx answers: a stable code, a Chinese message, line and field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str, *, line: int | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.line, self.field = status, code, message, line, field
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "line": self.line, "field": self.field}}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer has this shape; `code` is stable, `message` is for the clerk."""
+
+    error: ErrorDetail

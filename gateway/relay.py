@@ -1,0 +1,181 @@
+"""Outbox relay: publishes committed outbox entries with pipelined publisher confirms.
+
+Up to `relay_max_in_flight` messages are in flight at once; an entry is marked published only
+after the broker's confirm. A lost connection or a nack means the unconfirmed entries are sent
+again (consumers are idempotent), so nothing acknowledged to a sender is ever dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pika
+import structlog
+from pika.adapters.select_connection import SelectConnection
+from pika.channel import Channel
+from pika.exceptions import AMQPError
+from pika.spec import Basic
+from sqlalchemy import select, update
+
+from adapters.base import registry
+from gateway.broker import DELIVERIES, PUSH, connection_parameters, declare_topology
+from gateway.store import Audit, Delivery, OutboxEntry, Store, utcnow
+
+log = structlog.get_logger(__name__)
+
+RESCAN_SECONDS = 5.0
+
+
+class OutboxRelay:
+    def __init__(self, store: Store, broker_url: str, max_in_flight: int, poll_seconds: float, retry_delays_ms: tuple[int, ...]) -> None:
+        self.store = store
+        self.retry_delays_ms = retry_delays_ms
+        self.parameters = connection_parameters(broker_url)
+        self.max_in_flight = max_in_flight
+        self.poll_seconds = poll_seconds
+        self.connection: SelectConnection | None = None
+        self.channel: Channel | None = None
+        self.in_flight: dict[int, int] = {}  # delivery tag -> outbox id
+        self.cursor = 0  # highest outbox id handed to the broker on this connection
+        self.tag = 0
+        self.next_rescan = 0.0
+        self.stopping = False
+
+    def run(self) -> None:
+        """Connect, relay until the connection drops, reconnect; forever."""
+        attempt = 0
+        while not self.stopping:
+            params = self.parameters[attempt % len(self.parameters)]
+            try:
+                with pika.BlockingConnection(params) as setup:
+                    declare_topology(setup.channel(), registry().keys(), self.retry_delays_ms)
+            except AMQPError as exc:
+                log.warning("relay.connect_failed", error=repr(exc))
+                attempt += 1
+                time.sleep(min(0.2 * attempt, 2.0))
+                continue
+            self.connection = SelectConnection(
+                params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_error, on_close_callback=self._on_closed
+            )
+            self.connection.ioloop.start()
+            attempt += 1
+            if not self.stopping:
+                time.sleep(min(0.2 * attempt, 2.0))
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.connection is not None and self.connection.is_open:
+            self.connection.close()
+
+    def _on_open(self, connection: SelectConnection) -> None:
+        connection.channel(on_open_callback=self._on_channel)
+
+    def _on_open_error(self, connection: SelectConnection, error: Exception) -> None:
+        log.warning("relay.connect_failed", error=str(error))
+        connection.ioloop.stop()
+
+    def _on_closed(self, connection: SelectConnection, reason: Exception) -> None:
+        if not self.stopping:
+            log.warning("relay.disconnected", reason=str(reason), unconfirmed=len(self.in_flight))
+        self.channel = None
+        connection.ioloop.stop()
+
+    def _on_channel(self, channel: Channel) -> None:
+        self.channel = channel
+        self.in_flight.clear()
+        self.cursor, self.tag = 0, 0
+        channel.confirm_delivery(self._on_confirm)
+        channel.add_on_close_callback(lambda _ch, reason: self._close_connection(reason))
+        log.info("relay.connected")
+        self._poll()
+
+    def _close_connection(self, reason: Exception) -> None:
+        log.warning("relay.channel_closed", reason=str(reason))
+        if self.connection is not None and self.connection.is_open:
+            self.connection.close()
+
+    def _poll(self) -> None:
+        if self.channel is None or not self.channel.is_open or self.connection is None:
+            return
+        room = self.max_in_flight - len(self.in_flight)
+        published = 0
+        try:
+            if room > 0:
+                for entry in self._pending(room):
+                    self._publish(entry)
+                    published += 1
+        except Exception:
+            log.exception("relay.poll_failed")
+        busy = room > 0 and published == room
+        self.connection.ioloop.call_later(0 if busy else self.poll_seconds, self._poll)
+
+    def _pending(self, limit: int) -> list[OutboxEntry]:
+        """New entries past the cursor, and now and then older ones still unconfirmed (after a nack)."""
+        with self.store.read() as session:
+            rows = list(
+                session.scalars(
+                    select(OutboxEntry)
+                    .where(OutboxEntry.published_at.is_(None), OutboxEntry.id > self.cursor)
+                    .order_by(OutboxEntry.id)
+                    .limit(limit)
+                )
+            )
+            if time.monotonic() >= self.next_rescan:
+                self.next_rescan = time.monotonic() + RESCAN_SECONDS
+                flying = set(self.in_flight.values())
+                stale = session.scalars(
+                    select(OutboxEntry)
+                    .where(OutboxEntry.published_at.is_(None), OutboxEntry.id <= self.cursor)
+                    .order_by(OutboxEntry.id)
+                    .limit(limit)
+                )
+                rows = [row for row in stale if row.id not in flying][: max(limit - len(rows), 0)] + rows
+        return rows
+
+    def _publish(self, entry: OutboxEntry) -> None:
+        assert self.channel is not None
+        self.channel.basic_publish(
+            DELIVERIES,
+            entry.routing_key,
+            entry.body,
+            pika.BasicProperties(
+                delivery_mode=pika.DeliveryMode.Persistent,
+                content_type="application/json",
+                message_id=entry.delivery_id,
+            ),
+        )
+        self.tag += 1
+        self.in_flight[self.tag] = entry.id
+        self.cursor = max(self.cursor, entry.id)
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tags = [t for t in self.in_flight if t <= method.delivery_tag] if method.multiple else [method.delivery_tag]
+        ids = [self.in_flight.pop(t) for t in tags if t in self.in_flight]
+        if isinstance(method, Basic.Ack):
+            self._mark_published(ids)
+        else:
+            log.warning("relay.nacked", entries=len(ids))
+
+    def _mark_published(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        now = utcnow()
+        with self.store.write() as session:
+            delivery_ids = list(
+                session.scalars(
+                    select(OutboxEntry.delivery_id).where(
+                        OutboxEntry.id.in_(ids), OutboxEntry.routing_key != PUSH, OutboxEntry.published_at.is_(None)
+                    )
+                )
+            )
+            session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(published_at=now))
+            session.execute(
+                update(Delivery)
+                .where(Delivery.delivery_id.in_(delivery_ids), Delivery.published_at.is_(None))
+                .values(published_at=now)
+            )
+            if delivery_ids:
+                Audit(session).append("relay", "delivery.published", None, deliveries=delivery_ids)
+        log.debug("relay.confirmed", entries=len(ids))

@@ -1,0 +1,31 @@
+"""The parts every gateway process builds from its settings, built in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.acceptance import Acceptance
+from gateway.directory import Directory
+from gateway.documents import DocumentFolder
+from gateway.routing import Router
+from gateway.settings import Settings
+from gateway.store import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    directory: Directory
+    router: Router
+    folder: DocumentFolder
+    acceptance: Acceptance
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.db_url)
+        directory = Directory(store)
+        router = Router.from_file(settings.routing_file, directory)
+        folder = DocumentFolder(settings.documents_path)
+        return cls(settings, store, directory, router, folder, Acceptance(settings, store, directory, router, folder))

@@ -1,0 +1,50 @@
+"""Configuration from the environment (prefix XIETONG_): embedded defaults, production by settings."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XIETONG_", env_file=None)
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite file under data_dir
+    documents_dir: Path | None = None  # default: data_dir/documents
+    broker_url: str | None = None  # default: a private RabbitMQ node under data_dir/rabbitmq
+    routing_file: Path = PACKAGE_DIR / "rules" / "routing.yaml"
+    person_key_secret: str = "change-me-in-production"  # HMAC key that turns an ID into a person key
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_document_bytes: int = 5 * 1024 * 1024  # the native document itself
+    max_attachment_bytes: int = 512 * 1024 * 1024  # each attachment
+    max_attachments: int = 50
+
+    relay_max_in_flight: int = 1000
+    relay_poll_seconds: float = 0.02
+    consumer_prefetch: int = 100
+    delivery_attempts: int = 5  # then the delivery is parked in the dead-letter queue
+    retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000, 120000)
+    webhook_timeout_seconds: float = 10.0
+
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+
+    @cached_property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'xietong.db').resolve()}"
+
+    @cached_property
+    def documents_path(self) -> Path:
+        return (self.documents_dir or self.data_dir / "documents").resolve()
+
+    @property
+    def broker_dir(self) -> Path:
+        return (self.data_dir / "rabbitmq").resolve()

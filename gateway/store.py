@@ -1,0 +1,213 @@
+"""Durable state through SQLAlchemy: SQLite (WAL) by default, PostgreSQL by settings only.
+
+Write transactions on SQLite start with BEGIN IMMEDIATE, so that concurrent processes queue
+for the write lock instead of failing half-way (and so the audit chain has one head).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Division(Base):
+    """行政区划 the directory knows."""
+
+    __tablename__ = "divisions"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Unit(Base):
+    """An agency unit: who it is, which adapter speaks its format, where it has jurisdiction."""
+
+    __tablename__ = "units"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    unit_type: Mapped[str] = mapped_column(String(32))
+    agency: Mapped[str] = mapped_column(String(32))
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    adapter: Mapped[str] = mapped_column(String(32))
+    covers: Mapped[list[str]] = mapped_column(default=list)  # area-code prefixes of its jurisdiction
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class StoredMessage(Base):
+    __tablename__ = "messages"
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    case_number: Mapped[str] = mapped_column(String(64), index=True)
+    person_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    sender_code: Mapped[str] = mapped_column(String(32), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(36), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime]
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)  # the canonical message, JSON
+
+
+class Document(Base):
+    """A file in the content-addressed folder; the row says it is complete."""
+
+    __tablename__ = "documents"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    stored_at: Mapped[datetime]
+
+
+class MessageDocument(Base):
+    __tablename__ = "message_documents"
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.message_id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("documents.sha256"), primary_key=True)
+
+
+class Delivery(Base):
+    """One recipient of one message, and the evidence of each step on its way."""
+
+    __tablename__ = "deliveries"
+    delivery_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.message_id"), index=True)
+    recipient_code: Mapped[str] = mapped_column(ForeignKey("units.code"))
+    role: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(64))
+    projection: Mapped[str] = mapped_column(String(64))
+    adapter: Mapped[str] = mapped_column(String(32))
+    accepted_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    retrieved_at: Mapped[datetime | None]
+    acked_at: Mapped[datetime | None]
+    pushed_at: Mapped[datetime | None]
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    rendered: Mapped[bytes | None] = mapped_column(LargeBinary)
+    rendered_sha256: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_inbox", "recipient_code", "delivered_at"),)
+
+
+class OutboxEntry(Base):
+    """What must reach the broker; written in the transaction that decided it (outbox pattern)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    routing_key: Mapped[str] = mapped_column(String(64))
+    delivery_id: Mapped[str] = mapped_column(String(36))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: each entry's hash covers its content and the previous hash."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+GENESIS = "0" * 64
+
+
+def entry_hash(entry_id: int, at: datetime, actor: str, event: str, subject: str | None, details: dict[str, Any], prev: str) -> str:
+    content = json.dumps(
+        [entry_id, at.isoformat(), actor, event, subject, details, prev], ensure_ascii=False, sort_keys=True, default=str
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+class Audit:
+    """Appends to the chain inside the caller's write transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        last = session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
+        self.next_id, self.head = (last[0] + 1, last[1]) if last else (1, GENESIS)
+
+    def append(self, actor: str, event: str, subject: str | None = None, **details: Any) -> None:
+        at = utcnow()
+        details = json.loads(json.dumps(details, ensure_ascii=False, default=str))
+        digest = entry_hash(self.next_id, at, actor, event, subject, details, self.head)
+        self.session.add(
+            AuditEntry(id=self.next_id, at=at, actor=actor, event=event, subject=subject, details=details, prev_hash=self.head, hash=digest)
+        )
+        self.next_id, self.head = self.next_id + 1, digest
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine = _engine(url)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed on success, rolled back entirely on any error."""
+        with self._sessions() as session, session.begin():
+            session.connection(execution_options={"xietong_write": True})
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get("xietong_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

@@ -1,0 +1,93 @@
+"""Test setup: one private RabbitMQ node per session, and a real gateway (all its processes)
+on a temporary data folder, talked to over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.broker_node import RabbitNode, ensure_rabbitmq_installed, free_port
+from gateway.demo import wait_healthy
+from gateway.directory import issue_key, load_directory
+from gateway.settings import PACKAGE_DIR
+from gateway.store import Store
+
+DEMO_DIRECTORY = PACKAGE_DIR / "demo" / "directory.yaml"
+
+
+@pytest.fixture(scope="session")
+def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
+    ensure_rabbitmq_installed()
+    node = RabbitNode(tmp_path_factory.mktemp("rabbit"), name="xietong-test")
+    node.start()
+    yield node
+    node.stop()
+
+
+@dataclass
+class RunningGateway:
+    """A gateway started as `xietong run` against the session's broker."""
+
+    data_dir: Path
+    broker_url: str
+    port: int
+    keys: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "XIETONG_DATA_DIR": str(self.data_dir),
+            "XIETONG_BROKER_URL": self.broker_url,
+            "XIETONG_PORT": str(self.port),
+            "XIETONG_LOG_FORMAT": "json",
+            **self.extra_env,
+        }
+
+    def start(self) -> None:
+        log = open(self.data_dir / "gateway.log", "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=self.env, stdout=log, stderr=log)
+        wait_healthy(self.base_url, timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(30)
+            self.process = None
+
+    def client(self, unit_code: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"X-Api-Key": self.keys[unit_code]}, timeout=30)
+
+    def store(self) -> Store:
+        return Store(f"sqlite:///{self.data_dir / 'xietong.db'}")
+
+
+def prepare_gateway(data_dir: Path, broker_url: str) -> RunningGateway:
+    """A data folder with the demo directory loaded and a key for every unit."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(f"sqlite:///{data_dir / 'xietong.db'}")
+    entries = load_directory(store, DEMO_DIRECTORY)
+    keys = {unit.code: issue_key(store, unit.code) for unit in entries.units}
+    store.engine.dispose()
+    return RunningGateway(data_dir, broker_url, free_port(), keys)
+
+
+@pytest.fixture(scope="session")
+def gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    running = prepare_gateway(tmp_path_factory.mktemp("gateway"), rabbit.url)
+    running.start()
+    yield running
+    running.stop()

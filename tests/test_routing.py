@@ -1,0 +1,83 @@
+"""Routing and projection, against the demo directory in a real SQLite file (no broker)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contracts.common import Agency, UnitType
+from gateway.directory import Directory, load_directory
+from gateway.routing import Router, RoutingError
+from gateway.settings import PACKAGE_DIR
+from gateway.store import Store
+
+SAMPLE = PACKAGE_DIR.parent / "adapters" / "canonical" / "samples" / "enrollment_registered.json"
+
+
+class NoHistory:
+    def sender_of(self, message_id: str) -> str | None:
+        return None
+
+    def case_party(self, case_number: str, agency: Agency) -> str | None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def router(tmp_path_factory: pytest.TempPathFactory) -> Router:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('routing') / 'x.db'}")
+    load_directory(store, PACKAGE_DIR / "demo" / "directory.yaml")
+    return Router.from_file(PACKAGE_DIR / "rules" / "routing.yaml", Directory(store))
+
+
+def enrollment(area_code: str | None = "371621001003") -> dict:
+    message = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    message["sender"] = {"agency": "justice", "unit_type": "justice_bureau", "unit_code": "113716210043700740", "unit_name": "惠民县司法局", "division_code": "371621"}
+    message["payload"]["person"]["residence"]["area_code"] = area_code
+    return message
+
+
+def test_station_of_the_residence_not_the_county_bureau(router: Router) -> None:
+    names = {p.unit.name: p for p in router.plan(enrollment("371621101201"), NoHistory())}
+    assert "惠民县公安局石庙派出所" in names
+    assert "惠民县公安局" not in names
+    assert "惠民县司法局石庙司法所" in names
+    assert "石庙镇石庙村网格" in names
+    assert names["石庙镇石庙村网格"].rule == "enrollment.residence"
+
+
+def test_longest_covering_prefix_picks_the_grid_of_the_address(router: Router) -> None:
+    assert router.directory.resolve(UnitType.grid, "371621001005").name == "孙武街道文化社区第一网格"
+    assert router.directory.resolve(UnitType.grid, "371621001003").name == "孙武街道武定府社区第一网格"
+    assert router.directory.resolve(UnitType.police_station, "371621002007").name == "惠民县公安局孙武派出所"
+    assert router.directory.resolve(UnitType.grid, "371621002007") is None
+
+
+def test_missing_grid_of_the_residence_is_refused_with_the_field(router: Router) -> None:
+    with pytest.raises(RoutingError) as refused:
+        router.plan(enrollment("371621104999"), NoHistory())
+    assert refused.value.code == "recipient_unresolved"
+    assert refused.value.field == "payload.person.residence.area_code"
+
+
+def test_unknown_division_is_named(router: Router) -> None:
+    message = enrollment()
+    message["payload"]["person"]["residence"] = {"division_code": "371699", "area_code": "371699001001", "address": "某地"}
+    with pytest.raises(RoutingError) as refused:
+        router.plan(message, NoHistory())
+    assert refused.value.code == "division_unknown"
+    assert "371699" in refused.value.message
+
+
+def test_grid_projection_masks_the_id_and_drops_the_offence(router: Router) -> None:
+    message = enrollment()
+    message["documents"] = [{"sha256": "a" * 64}]
+    seen = router.project(message, "grid_visit")
+    person = seen["payload"]["person"]
+    assert person["id_number"] == "372321********0019"
+    assert "sentence" not in seen["payload"]
+    assert "documents" not in seen
+    assert "case" not in seen
+    assert "birth_date" not in person and "domicile" not in person
+    assert router.project(message, "full") == message
