@@ -115,7 +115,10 @@ class Acceptance:
         try:
             return self._store(unit, adapter_name, document, draft, attached)
         except _Duplicate:
-            return self._existing(self._key(unit, adapter_name, document, attached))  # type: ignore[return-value]
+            existing = self._existing(self._key(unit, adapter_name, document, attached))
+            if existing is None:
+                raise
+            return existing
         finally:
             self.folder.discard([item for item, _ in attached])
 
@@ -210,8 +213,8 @@ class Acceptance:
                 self.folder.commit(item)
             try:
                 views = self._write(session, unit, key, source_sha, message, body, planned)
-            except IntegrityError:
-                raise _Duplicate from None
+            except IntegrityError as exc:
+                raise _Duplicate from exc
         structlog.contextvars.bind_contextvars(message_id=message["message_id"])
         log.info("message.accepted", kind=draft.kind, sender=unit.code, deliveries=len(views), documents=len(attached))
         return Accepted(message["message_id"], draft.kind, False, views)

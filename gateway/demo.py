@@ -30,9 +30,11 @@ CANONICAL_SAMPLES = ROOT / "adapters" / "canonical" / "samples"
 
 
 def run_demo(settings: Settings, keep_running: bool) -> int:
+    node = None
     if not settings.broker_url:
         ensure_rabbitmq_installed()
-        RabbitNode(settings.broker_dir, name="xietong").start()
+        node = RabbitNode(settings.broker_dir, name="xietong")
+        node.start()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url)
     entries = load_directory(store, PACKAGE_DIR / "demo" / "directory.yaml")
@@ -62,6 +64,8 @@ def run_demo(settings: Settings, keep_running: bool) -> int:
         if gateway.poll() is None:
             gateway.terminate()
             gateway.wait(30)
+        if node is not None:
+            node.stop()
 
 
 def wait_healthy(base: str, timeout: float = 60) -> None:
@@ -128,9 +132,9 @@ def _print_report(base: str, submitted: list[tuple[str, httpx.Client]], keys: di
             continue
         print(f"\n● {names[code]}（{code}）：{len(items)}件")
         for item in items:
-            body = client.get(f"/v1/inbox/{item['delivery_id']}").content.decode("utf-8")
-            preview = body if len(body) < 400 else body[:400] + " …"
-            print(f"  - {item['title']}（{item['media_type']}）来自 {item['sender_name']}\n    {preview}")
+            lines = client.get(f"/v1/inbox/{item['delivery_id']}").content.decode("utf-8").splitlines()
+            preview = "\n      ".join(lines[:12] + (["…"] if len(lines) > 12 else []))
+            print(f"  - {item['title']}（{item['media_type']}）来自 {item['sender_name']}\n      {preview}")
     print("\n=== 去哪里看 ===")
     print(f"  接口文档（OpenAPI）：{base}/docs")
     print(f"  各单位API密钥：{keys_file}")

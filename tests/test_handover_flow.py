@@ -277,3 +277,18 @@ def test_attachment_whose_declared_digest_differs_is_refused(gateway: RunningGat
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "attachment_digest_mismatch"
     assert response.json()["error"]["field"] == "判决书.pdf"
+
+
+def test_a_gb18030_document_keeps_its_chinese_text_exactly_in_every_format(gateway: RunningGateway) -> None:
+    """𠮷 lies outside the BMP and outside GBK: it must survive GB18030 → canonical → UTF-8 XML."""
+    document = (COURT_SAMPLES / "handover.judgment_effective.gb18030.xml").read_bytes()
+    with gateway.client(COURT) as court:
+        response = court.post("/v1/inbound/court", content=document, headers={"Content-Type": "application/xml"})
+        assert response.status_code == 202, response.text
+        status = wait_delivered(court, response.json()["message_id"])
+    with gateway.client(JUSTICE_BUREAU) as bureau:
+        canonical = bureau.get(f"/v1/inbox/{delivery_to(status, JUSTICE_BUREAU)['delivery_id']}").json()
+    assert canonical["payload"]["person"]["name"] == "𠮷振华"
+    with gateway.client(PUBLIC_SECURITY) as police:
+        rendered = police.get(f"/v1/inbox/{delivery_to(status, PUBLIC_SECURITY)['delivery_id']}").content
+    assert "<XM>𠮷振华</XM>".encode() in rendered
