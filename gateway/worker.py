@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 from sqlalchemy import select, update
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from adapters.base import registry
 from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, queue_of
@@ -36,28 +36,28 @@ class Worker:
         self.parameters = connection_parameters(broker_url)
         self.routing_keys = routing_keys
         self.http = httpx.Client(timeout=settings.webhook_timeout_seconds)
-        self.stopping = False
 
     def run(self) -> None:
-        """Consume until stopped, reconnecting to any broker node that answers."""
-        attempt = 0
-        while not self.stopping:
-            try:
-                connection = pika.BlockingConnection(self.parameters)
-                attempt = 0
-                channel = connection.channel()
-                channel.confirm_delivery()  # a retry or parking is confirmed before the original is acked
-                declare_topology(channel, registry().keys(), self.settings.retry_delays_ms)
-                channel.basic_qos(prefetch_count=self.settings.consumer_prefetch)
-                for key in self.routing_keys:
-                    handler = self._push if key == PUSH else self._deliver
-                    channel.basic_consume(queue_of(key), self._callback(handler))
-                log.info("worker.consuming", queues=[queue_of(k) for k in self.routing_keys])
-                channel.start_consuming()
-            except AMQPError as exc:
-                attempt += 1
-                log.warning("worker.disconnected", error=repr(exc))
-                time.sleep(min(0.2 * attempt, 2.0))
+        """Consume until stopped, reconnecting (with backoff) to any broker node that answers."""
+        while True:
+            self._consume()
+
+    @retry(
+        retry=retry_if_exception_type(AMQPError),
+        wait=wait_exponential(multiplier=0.2, max=2.0),
+        before_sleep=lambda state: log.warning("worker.disconnected", error=repr(state.outcome.exception() if state.outcome else None)),
+    )
+    def _consume(self) -> None:
+        connection = pika.BlockingConnection(self.parameters)
+        channel = connection.channel()
+        channel.confirm_delivery()  # a retry or parking is confirmed before the original is acked
+        declare_topology(channel, registry().keys(), self.settings.retry_delays_ms)
+        channel.basic_qos(prefetch_count=self.settings.consumer_prefetch)
+        for key in self.routing_keys:
+            handler = self._push if key == PUSH else self._deliver
+            channel.basic_consume(queue_of(key), self._callback(handler))
+        log.info("worker.consuming", queues=[queue_of(k) for k in self.routing_keys])
+        channel.start_consuming()
 
     def _callback(self, handler: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
         def on_message(channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
@@ -111,7 +111,7 @@ class Worker:
         if row is None or row[0].pushed_at is not None or not row[1]:
             return
         delivery, url = row
-        response = self.http.post(
+        response = self._post(
             url,
             content=delivery.rendered,
             headers={
@@ -120,11 +120,20 @@ class Worker:
                 "X-Xietong-Message-Id": delivery.message_id,
             },
         )
-        response.raise_for_status()
         with self.store.write() as session:
             session.execute(update(Delivery).where(Delivery.delivery_id == delivery_id).values(pushed_at=utcnow()))
             Audit(session).append("consumer", "delivery.pushed", delivery_id, status=response.status_code)
         log.info("delivery.pushed", status=response.status_code)
+
+    @retry(
+        retry=retry_if_exception_type(httpx.TransportError),
+        stop=stop_after_attempt(3),
+        wait=wait_exponential(multiplier=0.2, max=1.0),
+        reraise=True,
+    )
+    def _post(self, url: str, content: bytes | None, headers: dict[str, str]) -> httpx.Response:
+        """A webhook call; brief network blips are retried here, longer outages by the retry queues."""
+        return self.http.post(url, content=content, headers=headers).raise_for_status()
 
     def _retry_or_park(self, channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes, exc: Exception) -> None:
         headers = dict(properties.headers or {})

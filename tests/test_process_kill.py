@@ -1,0 +1,86 @@
+"""Killing any gateway process (kill -9) during a load loses nothing acknowledged and doubles nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from gateway.broker_node import RabbitNode
+from gateway.demo import wait_healthy
+from gateway.store import AuditEntry, Delivery
+from tests.conftest import RunningGateway, prepare_gateway
+from tests.test_handover_flow import COURT, COURT_SAMPLES, wait_delivered
+
+pytestmark = pytest.mark.broker
+
+TOTAL = 300
+
+
+@pytest.fixture(scope="module")
+def own_gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    gateway = prepare_gateway(tmp_path_factory.mktemp("kill-gateway"), rabbit.url)
+    gateway.start()
+    yield gateway
+    gateway.stop()
+
+
+def role_pid(supervisor: int, role: str) -> int:
+    """The pid of the child of `xietong run` that plays `role`."""
+    for child in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split():
+        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        if argv[-2:] == [role.encode(), b""]:
+            return int(child)
+    raise LookupError(role)
+
+
+def submit_until_acknowledged(client: httpx.Client, body: bytes) -> str:
+    """A sender retries until it holds a 202; the same bytes again are the same message."""
+    while True:
+        try:
+            response = client.post("/v1/inbound/court", content=body, headers={"Content-Type": "application/xml"})
+            if response.status_code == 202:
+                return str(response.json()["message_id"])
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+
+
+def test_kill_each_process_in_turn_during_load(own_gateway: RunningGateway) -> None:
+    sample = (COURT_SAMPLES / "handover.judgment_effective.xml").read_bytes()
+    acknowledged: list[str] = []
+
+    def load() -> None:
+        with own_gateway.client(COURT) as court:
+            for n in range(TOTAL):
+                acknowledged.append(submit_until_acknowledged(court, sample + f"<!-- kill {n} -->".encode()))
+
+    sender = threading.Thread(target=load)
+    sender.start()
+    assert own_gateway.process is not None
+    for role in ("api", "relay", "worker"):
+        time.sleep(1.0)
+        assert sender.is_alive(), "the load should still be running when a process is killed"
+        os.kill(role_pid(own_gateway.process.pid, role), signal.SIGKILL)
+    sender.join(120)
+    assert not sender.is_alive()
+    assert len(set(acknowledged)) == TOTAL
+
+    with own_gateway.client(COURT) as court:
+        wait_healthy(own_gateway.base_url, timeout=30)
+        statuses = [wait_delivered(court, message_id, timeout=60) for message_id in acknowledged]
+    assert all(status["status"] == "delivered" for status in statuses)
+    store = own_gateway.store()
+    with store.read() as session:
+        deliveries = session.scalar(select(func.count()).select_from(Delivery).where(Delivery.message_id.in_(acknowledged)))
+        delivered_events = session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.event == "delivery.delivered"))
+    store.engine.dispose()
+    assert deliveries == TOTAL * 3
+    assert delivered_events == deliveries
