@@ -85,6 +85,8 @@ class Worker:
                 .values(delivered_at=utcnow(), rendered=rendered, rendered_sha256=digest, media_type=adapter.media_type, last_error=None)
             ).rowcount
             if not done:
+                if session.get(Delivery, delivery_id) is None:
+                    raise LookupError(f"delivery {delivery_id} is not in this gateway's store")
                 log.info("delivery.redelivered")
                 return
             Audit(session).append("consumer", "delivery.delivered", delivery_id, recipient=wire["recipient"], rendered_sha256=digest)

@@ -25,11 +25,15 @@ TOTAL = 300
 
 
 @pytest.fixture(scope="module")
-def own_gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    gateway = prepare_gateway(tmp_path_factory.mktemp("kill-gateway"), rabbit.url)
+def own_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """A node and gateway of this module's own: two gateways on one broker would share queues."""
+    node = RabbitNode(tmp_path_factory.mktemp("kill-rabbit"), name="xietong-kill")
+    node.start()
+    gateway = prepare_gateway(tmp_path_factory.mktemp("kill-gateway"), node.url)
     gateway.start()
     yield gateway
     gateway.stop()
+    node.stop()
 
 
 def role_pid(supervisor: int, role: str) -> int:
