@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -136,6 +138,11 @@ def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_utc(at: datetime) -> datetime:
+    """Entries are hashed with an aware UTC time; SQLite gives it back naive, PostgreSQL in the session's zone."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 def cmd_audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
     """Walk the hash chain; report the first entry whose content or position was changed."""
     store = Store(settings.db_url)
@@ -146,13 +153,57 @@ def cmd_audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
                 print(f"审计日志断链：第{expected_id}条缺失或顺序被改动（下一条为第{entry.id}条）")
                 return 1
             if entry.prev_hash != previous or entry.hash != entry_hash(
-                entry.id, entry.at, entry.actor, entry.event, entry.subject, entry.details, previous
+                entry.id, _as_utc(entry.at), entry.actor, entry.event, entry.subject, entry.details, previous
             ):
                 print(f"审计日志被篡改：第{entry.id}条（{entry.event}）的内容或前序哈希不符")
                 return 1
             previous, expected_id, count = entry.hash, expected_id + 1, count + 1
     print(f"审计日志完整：{count}条，链尾哈希 {previous}")
     return 0
+
+
+def cmd_dlq_list(settings: Settings, _args: argparse.Namespace) -> int:
+    """One line per parked delivery; nothing leaves the dead queue."""
+    from gateway.dlq import list_dead
+
+    entries = list_dead(settings, broker_url(settings))
+    for parked, info in entries:
+        error = ((info.last_error if info else None) or "—").replace("\n", " ")[:200]
+        kind, recipient = (info.kind, info.recipient) if info else ("?", parked.wire.get("recipient", "?"))
+        print(f"{parked.delivery_id}\t{parked.routing_key}\t尝试{parked.attempts}次\t{kind}\t{recipient}\t{error}")
+    print(f"死信队列共{len(entries)}条")
+    return 0
+
+
+def cmd_dlq_show(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.dlq import list_dead
+
+    for parked, info in list_dead(settings, broker_url(settings)):
+        if parked.delivery_id == args.delivery_id:
+            print(f"投递 {parked.delivery_id}（路由键 {parked.routing_key}，已尝试{parked.attempts}次）")
+            print(json.dumps(parked.wire, ensure_ascii=False, indent=2) if parked.wire else parked.body.decode(errors="replace"))
+            print(f"最后错误：{(info.last_error if info else None) or '—'}")
+            return 0
+    print(f"死信队列中没有投递 {args.delivery_id}")
+    return 1
+
+
+def cmd_dlq_replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Republish to the delivery exchange with attempts reset; ack from the dead queue after the confirm."""
+    from gateway.dlq import replay
+
+    if not args.all and not args.delivery_ids:
+        print("请指定投递编号，或用 --all 重放全部")
+        return 2
+    wanted = None if args.all else set(args.delivery_ids)
+    replayed = replay(settings, broker_url(settings), wanted)
+    for delivery_id in replayed:
+        print(f"已重放：{delivery_id}")
+    missing = sorted((wanted or set()) - set(replayed))
+    for delivery_id in missing:
+        print(f"死信队列中没有投递 {delivery_id}")
+    print(f"共重放{len(replayed)}条")
+    return 1 if missing else 0
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -189,6 +240,16 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit.add_subparsers(dest="action", required=True)
     audit_sub.add_parser("verify").set_defaults(handler=cmd_audit_verify)
+    dlq = sub.add_parser("dlq", help="the dead-letter queue: deliveries that failed every attempt")
+    dlq_sub = dlq.add_subparsers(dest="action", required=True)
+    dlq_sub.add_parser("list", help="list parked deliveries (they stay parked)").set_defaults(handler=cmd_dlq_list)
+    show = dlq_sub.add_parser("show", help="a parked delivery's wire message and last error")
+    show.add_argument("delivery_id")
+    show.set_defaults(handler=cmd_dlq_show)
+    replay = dlq_sub.add_parser("replay", help="send parked deliveries again, attempts reset")
+    replay.add_argument("delivery_ids", nargs="*")
+    replay.add_argument("--all", action="store_true")
+    replay.set_defaults(handler=cmd_dlq_replay)
     demo = sub.add_parser("demo", help="load the 惠民县 demo, submit samples, show every inbox")
     demo.add_argument("--once", action="store_true", help="exit after showing the inboxes")
     demo.set_defaults(handler=cmd_demo)

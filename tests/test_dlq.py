@@ -1,0 +1,123 @@
+"""A push that failed every attempt is parked, listed, and after the fault is fixed replayed once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pika
+import pytest
+from sqlalchemy import select, update
+
+from gateway.broker import DEAD
+from gateway.broker_node import RABBITMQCTL, RabbitNode, free_port
+from gateway.store import AuditEntry, Delivery, Unit
+from tests.conftest import RunningGateway, prepare_gateway
+from tests.test_handover_flow import COURT, COURT_SAMPLES, PROCURATORATE, delivery_to, wait_delivered
+
+pytestmark = pytest.mark.broker
+
+VHOST = "xietong-dlq-test"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def dlq_gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """Our own gateway in a vhost of its own on the session's node: the session gateway's
+    workers share the node and would otherwise consume (and drop) our deliveries."""
+    for command in (["add_vhost", VHOST], ["set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"]):
+        subprocess.run([str(RABBITMQCTL), "-n", rabbit.node_name, *command], env=rabbit._env(), check=True, capture_output=True)
+    gateway = prepare_gateway(tmp_path_factory.mktemp("dlq-gateway"), rabbit.url.replace("/%2F", f"/{VHOST}"))
+    gateway.extra_env = {"XIETONG_DELIVERY_ATTEMPTS": "2", "XIETONG_RETRY_DELAYS_MS": "[200]"}
+    gateway.start()
+    yield gateway
+    gateway.stop()
+    subprocess.run([str(RABBITMQCTL), "-n", rabbit.node_name, "delete_vhost", VHOST], env=rabbit._env(), capture_output=True)
+
+
+def xietong(gateway: RunningGateway, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=gateway.env, capture_output=True, text=True, timeout=60)
+
+
+def dead_count(gateway: RunningGateway) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(gateway.broker_url))
+    try:
+        return int(connection.channel().queue_declare(DEAD, passive=True).method.message_count)
+    finally:
+        connection.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_parked_push_is_listed_and_replayed_exactly_once(dlq_gateway: RunningGateway) -> None:
+    gateway = dlq_gateway
+    port = free_port()  # nothing listens yet: every push attempt is refused
+    store = gateway.store()
+    with store.write() as session:
+        session.execute(update(Unit).where(Unit.code == PROCURATORATE).values(webhook_url=f"http://127.0.0.1:{port}/xietong"))
+    document = (COURT_SAMPLES / "handover.judgment_effective.xml").read_bytes() + b"\n<!-- dlq -->\n"
+    with gateway.client(COURT) as court:
+        accepted = court.post("/v1/inbound/court", content=document, headers={"Content-Type": "application/xml"}).json()
+        delivery_id = delivery_to(wait_delivered(court, accepted["message_id"]), PROCURATORATE)["delivery_id"]
+
+    def parked() -> bool:
+        with store.read() as session:
+            error = session.scalar(select(Delivery.last_error).where(Delivery.delivery_id == delivery_id))
+        return bool(error) and dead_count(gateway) == 1
+
+    assert wait_for(parked), (gateway.data_dir / "gateway.log").read_text()[-3000:]
+
+    listed = xietong(gateway, "dlq", "list")
+    assert listed.returncode == 0, listed.stderr
+    line = next(line for line in listed.stdout.splitlines() if line.startswith(delivery_id))
+    assert "\tpush\t" in line and "尝试2次" in line and PROCURATORATE in line and "ConnectError" in line
+    assert dead_count(gateway) == 1  # listing left it parked
+    shown = xietong(gateway, "dlq", "show", delivery_id)
+    assert shown.returncode == 0 and f'"delivery_id": "{delivery_id}"' in shown.stdout and "ConnectError" in shown.stdout
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)  # the fault is fixed
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.received.clear()
+    try:
+        replayed = xietong(gateway, "dlq", "replay", "--all")
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        assert f"已重放：{delivery_id}" in replayed.stdout
+
+        def pushed() -> bool:
+            with store.read() as session:
+                return session.scalar(select(Delivery.pushed_at).where(Delivery.delivery_id == delivery_id)) is not None
+
+        assert wait_for(pushed)
+        time.sleep(1)  # room for a second (wrong) push to show up
+        assert [h["X-Xietong-Delivery-Id"] for h, _ in Receiver.received] == [delivery_id]
+        assert dead_count(gateway) == 0
+        with store.read() as session:
+            events = session.scalars(select(AuditEntry.event).where(AuditEntry.subject == delivery_id)).all()
+        assert "delivery.replayed" in events
+        assert xietong(gateway, "audit", "verify").returncode == 0
+    finally:
+        server.shutdown()
+        store.engine.dispose()
