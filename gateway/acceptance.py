@@ -35,7 +35,7 @@ from gateway.store import Audit, Delivery, Document, MessageDocument, OutboxEntr
 
 log = structlog.get_logger(__name__)
 
-SYNTAX_CODES = {"xml_malformed", "xml_forbidden_dtd", "xml_encoding_invalid", "xml_encoding_unsupported", "json_malformed", "json_encoding_invalid"}
+SYNTAX_CODES = {"xml_empty", "xml_malformed", "xml_forbidden_dtd", "xml_encoding_invalid", "xml_encoding_unsupported", "json_malformed", "json_encoding_invalid"}
 
 
 @dataclass(frozen=True)

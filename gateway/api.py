@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -324,6 +325,24 @@ def create_app(services: Services) -> FastAPI:
     return app
 
 
+_BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))', re.IGNORECASE)
+
+
+class ClosingDelimiter:
+    """An ASGI receive that notes whether the multipart body's closing delimiter went past."""
+
+    def __init__(self, receive: Any, delimiter: bytes) -> None:
+        self.receive, self.delimiter, self.tail, self.seen = receive, delimiter, b"", False
+
+    async def __call__(self) -> Any:
+        message = await self.receive()
+        if message.get("type") == "http.request" and not self.seen:
+            window = self.tail + message.get("body", b"")
+            self.seen = self.delimiter in window
+            self.tail = window[-len(self.delimiter) :]
+        return message
+
+
 SUBMITTED_AS = {"application/xml": {"application/xml", "text/xml"}, "application/json": {"application/json"}}
 
 
@@ -351,10 +370,17 @@ async def _read_submission(request: Request, max_document: int, max_attachments:
             if len(body) > max_document:
                 raise Refusal(413, "document_too_large", f"报文超过{max_document}字节的上限")
         return bytes(body), []
+    boundary = _BOUNDARY.search(content_type)
+    if boundary is None:
+        raise Refusal(400, "multipart_invalid", "multipart 请求体不完整或格式错误：Content-Type 缺少 boundary 参数")
+    closing = ClosingDelimiter(request.receive, b"--" + (boundary.group(1) or boundary.group(2)).encode("latin-1") + b"--")
     try:
-        form = await request.form(max_files=max_attachments + 1, max_fields=20, max_part_size=max_document)
+        form = await Request(request.scope, closing).form(max_files=max_attachments + 1, max_fields=20, max_part_size=max_document)
     except Exception as exc:  # python-multipart and Starlette signal a broken body in several ways
         raise Refusal(400, "multipart_invalid", f"multipart 请求体不完整或格式错误：{exc}") from None
+    if not closing.seen:  # python-multipart accepts a body cut short: its last part would be kept truncated
+        await form.close()
+        raise Refusal(400, "multipart_invalid", "multipart 请求体不完整：缺少结束分隔符（上传可能被截断）")
     document = form.get("document")
     if document is None:
         raise Refusal(422, "document_missing", "multipart 请求缺少 document 部分（报文本身）", field="document")
