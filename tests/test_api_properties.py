@@ -120,6 +120,8 @@ def test_any_path_id_is_never_a_server_error(court: httpx.Client, first: str, se
     }[route]
     response = court.post(path) if route == "ack" else court.get(path)
     assert_no_server_error(response)
+    if {quote(first), quote(second)} & {".", ".."}:  # httpx resolves dot segments: "/v1/inbox/." is the inbox list
+        return
     if route != "ack" or response.status_code != 405:
         assert response.status_code in (404, 422), (path, response.status_code, response.text[:300])
 
