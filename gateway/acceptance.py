@@ -266,7 +266,7 @@ class Acceptance:
                     attempts=0,
                 )
             )
-            wire = {"delivery_id": delivery_id, "recipient": plan.unit.code, "projection": plan.projection, "message": message}
+            wire = {"delivery_id": delivery_id, "recipient": plan.unit.code, "adapter": plan.unit.adapter, "projection": plan.projection, "message": message}
             session.add(
                 OutboxEntry(
                     routing_key=plan.unit.adapter,

@@ -103,7 +103,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     services = Services.build(settings)
     keys = args.queues.split(",") if args.queues else [*registry(), PUSH]
-    worker = Worker(settings, services.store, services.directory, services.router, broker_url(settings), keys)
+    worker = Worker(settings, services.store, services.router, broker_url(settings), keys)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     worker.run()
     return 0

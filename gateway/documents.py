@@ -72,6 +72,3 @@ class DocumentFolder:
     def discard(staged: list[StagedFile]) -> None:
         for item in staged:
             item.path.unlink(missing_ok=True)
-
-    def open(self, sha256: str) -> BinaryIO:
-        return open(self.path_of(sha256), "rb")

@@ -22,7 +22,6 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from adapters.base import registry
 from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, queue_of
-from gateway.directory import Directory
 from gateway.routing import Router
 from gateway.settings import Settings
 from gateway.store import Audit, Delivery, OutboxEntry, Store, Unit, utcnow
@@ -31,8 +30,8 @@ log = structlog.get_logger(__name__)
 
 
 class Worker:
-    def __init__(self, settings: Settings, store: Store, directory: Directory, router: Router, broker_url: str, routing_keys: list[str]) -> None:
-        self.settings, self.store, self.directory, self.router = settings, store, directory, router
+    def __init__(self, settings: Settings, store: Store, router: Router, broker_url: str, routing_keys: list[str]) -> None:
+        self.settings, self.store, self.router = settings, store, router
         self.parameters = connection_parameters(broker_url)
         self.routing_keys = routing_keys
         self.http = httpx.Client(timeout=settings.webhook_timeout_seconds)
@@ -75,7 +74,7 @@ class Worker:
     def _deliver(self, wire: dict[str, Any]) -> None:
         """Render the delivery for its recipient and place it in the inbox (once)."""
         delivery_id, message = wire["delivery_id"], wire["message"]
-        adapter = registry()[self._adapter_of(wire["recipient"])]
+        adapter = registry()[wire["adapter"]]
         rendered = adapter.render(self.router.project(message, wire["projection"]))
         digest = hashlib.sha256(rendered).hexdigest()
         with self.store.write() as session:
@@ -95,13 +94,6 @@ class Worker:
                     OutboxEntry(routing_key=PUSH, delivery_id=delivery_id, body=json.dumps({"delivery_id": delivery_id}).encode(), created_at=utcnow())
                 )
         log.info("delivery.delivered", recipient=wire["recipient"], adapter=adapter.name)
-
-    def _adapter_of(self, unit_code: str) -> str:
-        unit = self.directory.units.get(unit_code)
-        if unit is None:
-            self.directory.refresh()
-            unit = self.directory.units[unit_code]
-        return unit.adapter
 
     def _push(self, wire: dict[str, Any]) -> None:
         """POST the rendered document to the recipient's webhook; 2xx is the proof of receipt."""
