@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pika
 import pytest
@@ -17,24 +15,12 @@ from gateway.broker import DEAD
 from gateway.broker_node import RABBITMQCTL, RabbitNode, free_port
 from gateway.store import AuditEntry, Delivery, Unit
 from tests.conftest import RunningGateway, prepare_gateway
+from tests.webhook_receiver import WebhookReceiver
 from tests.test_handover_flow import COURT, COURT_SAMPLES, PROCURATORATE, delivery_to, wait_delivered
 
 pytestmark = pytest.mark.broker
 
 VHOST = "xietong-dlq-test"
-
-
-class Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +84,7 @@ def test_a_parked_push_is_listed_and_replayed_exactly_once(dlq_gateway: RunningG
     shown = xietong(gateway, "dlq", "show", delivery_id)
     assert shown.returncode == 0 and f'"delivery_id": "{delivery_id}"' in shown.stdout and "ConnectError" in shown.stdout
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)  # the fault is fixed
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Receiver.received.clear()
+    receiver = WebhookReceiver(port)  # the fault is fixed
     try:
         replayed = xietong(gateway, "dlq", "replay", "--all")
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
@@ -112,12 +96,12 @@ def test_a_parked_push_is_listed_and_replayed_exactly_once(dlq_gateway: RunningG
 
         assert wait_for(pushed)
         time.sleep(1)  # room for a second (wrong) push to show up
-        assert [h["X-Xietong-Delivery-Id"] for h, _ in Receiver.received] == [delivery_id]
+        assert [h["X-Xietong-Delivery-Id"] for h, _ in receiver.received] == [delivery_id]
         assert dead_count(gateway) == 0
         with store.read() as session:
             events = session.scalars(select(AuditEntry.event).where(AuditEntry.subject == delivery_id)).all()
         assert "delivery.replayed" in events
         assert xietong(gateway, "audit", "verify").returncode == 0
     finally:
-        server.shutdown()
+        receiver.close()
         store.engine.dispose()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import update
@@ -13,38 +11,24 @@ from sqlalchemy import update
 from gateway.broker_node import free_port
 from gateway.store import Unit
 from tests.conftest import RunningGateway
+from tests.webhook_receiver import WebhookReceiver
 from tests.test_handover_flow import COURT, COURT_SAMPLES, PROCURATORATE, delivery_to, wait_delivered
 
 pytestmark = pytest.mark.broker
 
 
-class Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def procuratorate_webhook(gateway: RunningGateway) -> Iterator[list[tuple[dict[str, str], bytes]]]:
     port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    receiver = WebhookReceiver(port)
     store = gateway.store()
     with store.write() as session:
         session.execute(update(Unit).where(Unit.code == PROCURATORATE).values(webhook_url=f"http://127.0.0.1:{port}/xietong"))
-    Receiver.received.clear()
-    yield Receiver.received
+    yield receiver.received
     with store.write() as session:
         session.execute(update(Unit).where(Unit.code == PROCURATORATE).values(webhook_url=None))
     store.engine.dispose()
-    server.shutdown()
+    receiver.close()
 
 
 def test_webhook_receives_the_rendered_document(gateway: RunningGateway, procuratorate_webhook: list[tuple[dict[str, str], bytes]]) -> None:
