@@ -10,6 +10,8 @@ draft may claim, because the sender and the message id are the gateway's to set.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 import contracts
 from adapters.base import InboundError, UnsupportedKind
 from contracts.catalog import spec_of
+from contracts.common import Agency
 from contracts.envelope import AttachmentClaim, Draft
 
 XSD_DIR = Path(contracts.__file__).parent / "xsd"
@@ -211,6 +214,16 @@ class NativeDocument:
     kind: str
     root: str
     rows: tuple[Row, ...]
+
+
+def family_documents(package: str) -> tuple[NativeDocument, ...]:
+    """Every `DOCUMENTS` table in the modules of `package` (one module per message family), so a
+    new family is a new module and nothing else in the adapter changes."""
+    found: list[NativeDocument] = []
+    modules = pkgutil.iter_modules(importlib.import_module(package).__path__)
+    for info in sorted(modules, key=lambda info: info.name):
+        found.extend(getattr(importlib.import_module(f"{package}.{info.name}"), "DOCUMENTS", ()))
+    return tuple(found)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -668,6 +681,14 @@ class XmlFormat:
     @property
     def kinds(self) -> frozenset[str]:
         return frozenset(self._by_kind)
+
+    def sent_by(self, agency: Agency) -> frozenset[str]:
+        """The mapped kinds this agency may send (the contract's `senders`): the adapter's inbound."""
+        return frozenset(kind for kind in self._by_kind if agency in spec_of(kind).senders)
+
+    def received_by(self, agency: Agency) -> frozenset[str]:
+        """The mapped kinds this agency only receives: the adapter's outbound."""
+        return self.kinds - self.sent_by(agency)
 
     def family(self, kind: str) -> str:
         return kind.partition(".")[0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -18,15 +19,27 @@ from contracts.common import Agency
 from contracts.envelope import Draft, Message
 
 
+def always(_payload: Mapping[str, Any]) -> bool:
+    return True
+
+
+def never(_payload: Mapping[str, Any]) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class KindSpec:
-    """A message kind: its payload model, who may send it, whether it must answer a message."""
+    """A message kind: its payload model, who may send it, what it answers, and how it moves a
+    conversation (an open loop between agencies that somebody owes an answer to)."""
 
     kind: str
     title: str  # 中文名称
     payload: type[BaseModel]
     senders: frozenset[Agency]
     answers: frozenset[str] = field(default_factory=frozenset)  # kinds it may reply to
+    awaits_answer: bool = False  # opens a loop: the recipient owes an answer (e.g. 调查评估委托)
+    settles: Callable[[Mapping[str, Any]], bool] = always  # whether this answer (payload, JSON form) closes the loop
+    live: bool = False  # an alert: pushed at once to the live stream of every recipient
 
     @property
     def message_model(self) -> type[Message[Any]]:

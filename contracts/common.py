@@ -145,6 +145,12 @@ class DocumentKind(StrEnum):
     case_closure_form = "case_closure_form"  # 结案登记表
     indictment = "indictment"  # 起诉书
     evaluation_opinion = "evaluation_opinion"  # 调查评估意见书
+    evaluation_request = "evaluation_request"  # 调查评估委托函
+    proposal = "proposal"  # 建议书
+    correction_notice = "correction_notice"  # 纠正违法通知书
+    procuratorial_suggestion = "procuratorial_suggestion"  # 检察建议书
+    termination_certificate = "termination_certificate"  # 解除社区矫正证明书
+    photo = "photo"  # 现场照片
     other = "other"  # 其他
 
 

@@ -8,7 +8,7 @@ from datetime import date
 
 from pydantic import Field
 
-from contracts.catalog import KindSpec
+from contracts.catalog import KindSpec, never
 from contracts.common import Agency, Contract, DocumentKind, Person, Sentence
 from contracts.identifiers import DivisionCode
 
@@ -61,8 +61,10 @@ class CorrectionRequest(Contract):
 
 
 KINDS = [
-    KindSpec("handover.judgment_effective", "判决生效通知", JudgmentEffective, frozenset({Agency.court})),
-    KindSpec("handover.documents", "法律文书送达", HandoverDocuments, frozenset({Agency.court})),
+    KindSpec(
+        "handover.judgment_effective", "判决生效通知", JudgmentEffective, frozenset({Agency.court}), awaits_answer=True
+    ),
+    KindSpec("handover.documents", "法律文书送达", HandoverDocuments, frozenset({Agency.court}), awaits_answer=True),
     KindSpec(
         "handover.receipt",
         "送达回执",
@@ -76,5 +78,6 @@ KINDS = [
         CorrectionRequest,
         frozenset({Agency.justice}),
         answers=frozenset({"handover.documents", "handover.judgment_effective"}),
+        settles=never,  # the loop stays open until the completed documents are received
     ),
 ]

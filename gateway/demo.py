@@ -103,7 +103,7 @@ def _submit_samples(court: httpx.Client, bureau: httpx.Client) -> list[tuple[str
     }
     answered = _submit(bureau, "canonical", json=receipt)
     enrolled = _submit(
-        bureau, "canonical", content=(CANONICAL_SAMPLES / "enrollment_registered.json").read_bytes(), headers={"Content-Type": "application/json"}
+        bureau, "canonical", content=(CANONICAL_SAMPLES / "enrollment.registered.json").read_bytes(), headers={"Content-Type": "application/json"}
     )
     return [(notice, court), (documents, court), (answered, bureau), (enrolled, bureau)]
 

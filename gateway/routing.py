@@ -72,6 +72,28 @@ class RulesFile(_Strict):
         return self
 
 
+def load_rules(folder: Path) -> RulesFile:
+    """Merge every `*.yaml` of `folder`: one file of projections, one file of rules per family,
+    so that a new message kind brings its own rules file and edits no other."""
+    merged: dict[str, Any] = {"projections": {}, "recipients": {}, "rules": []}
+    for path in sorted(folder.glob("*.yaml")):
+        part = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        unknown = set(part) - set(merged)
+        if unknown:
+            raise ValueError(f"{path.name}: unknown sections {sorted(unknown)}")
+        for section in ("projections", "recipients"):
+            twice = set(merged[section]) & set(part.get(section) or {})
+            if twice:
+                raise ValueError(f"{path.name}: {section} {sorted(twice)} declared in another file too")
+            merged[section].update(part.get(section) or {})
+        merged["rules"].extend(part.get("rules") or [])
+    rules = RulesFile.model_validate(merged)
+    ids = [rule.id for rule in rules.rules]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"rule ids declared twice: {sorted({i for i in ids if ids.count(i) > 1})}")
+    return rules
+
+
 @dataclass(frozen=True)
 class PlannedDelivery:
     unit: UnitInfo
@@ -111,8 +133,8 @@ class Router:
         self.directory = directory
 
     @classmethod
-    def from_file(cls, path: Path, directory: Directory) -> Router:
-        return cls(RulesFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))), directory)
+    def from_folder(cls, folder: Path, directory: Directory) -> Router:
+        return cls(load_rules(folder), directory)
 
     def projection_for(self, unit: UnitInfo) -> str:
         return self.rules.recipients.get(unit.unit_type.value, self.rules.recipients["*"])

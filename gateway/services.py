@@ -26,6 +26,6 @@ class Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.db_url)
         directory = Directory(store)
-        router = Router.from_file(settings.routing_file, directory)
+        router = Router.from_folder(settings.routing_rules, directory)
         folder = DocumentFolder(settings.documents_path)
         return cls(settings, store, directory, router, folder, Acceptance(settings, store, directory, router, folder))

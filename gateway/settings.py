@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite file under data_dir
     documents_dir: Path | None = None  # default: data_dir/documents
     broker_url: str | None = None  # default: a private RabbitMQ node under data_dir/rabbitmq
-    routing_file: Path = PACKAGE_DIR / "rules" / "routing.yaml"
+    routing_rules: Path = PACKAGE_DIR / "rules" / "routing"  # a folder of *.yaml, merged
     person_key_secret: str = "change-me-in-production"  # HMAC key that turns an ID into a person key
 
     host: str = "127.0.0.1"

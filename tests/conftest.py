@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway.broker_node import RabbitNode, ensure_rabbitmq_installed, free_port
+from gateway.broker_node import RABBITMQCTL, RabbitNode, ensure_rabbitmq_installed, free_port
 from gateway.demo import wait_healthy
 from gateway.directory import issue_key, load_directory
 from gateway.settings import PACKAGE_DIR
@@ -91,3 +92,36 @@ def gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Ite
     running.start()
     yield running
     running.stop()
+
+
+@contextmanager
+def gateway_in_vhost(
+    rabbit: RabbitNode, data_dir: Path, vhost: str, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningGateway]:
+    """A gateway of its own in a vhost of its own on the session's node: gateways sharing a vhost
+    share queue names, and each would consume the other's deliveries."""
+
+    def rabbitmqctl(*command: str) -> None:
+        subprocess.run([str(RABBITMQCTL), "-n", rabbit.node_name, *command], env=rabbit._env(), check=True, capture_output=True)
+
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    running = prepare_gateway(data_dir, rabbit.url.replace("/%2F", f"/{vhost}"))
+    running.extra_env = dict(extra_env or {})
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+        rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="module")
+def fresh_gateway(
+    rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[RunningGateway]:
+    """A gateway with an empty store for one test module, for flows whose recipients depend on
+    what was sent before (the sentencing court is a recipient once it has sent in the case)."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    with gateway_in_vhost(rabbit, tmp_path_factory.mktemp(name), f"xietong-{name}") as running:
+        yield running

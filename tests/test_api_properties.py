@@ -28,7 +28,7 @@ SAMPLES = [
     (COURT_SAMPLES / name).read_bytes()
     for name in ("handover.judgment_effective.xml", "handover.documents.xml", "handover.documents.gbk.xml", "handover.judgment_effective.gb18030.xml")
 ]
-CANONICAL_SAMPLE = (ROOT / "adapters" / "canonical" / "samples" / "enrollment_registered.json").read_bytes()
+CANONICAL_SAMPLE = (ROOT / "adapters" / "canonical" / "samples" / "enrollment.registered.json").read_bytes()
 CONTENT_TYPES = st.sampled_from(
     [
         "application/xml",

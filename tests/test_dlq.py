@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select, update
 
 from gateway.broker import DEAD
-from gateway.broker_node import RABBITMQCTL, RabbitNode, free_port
+from gateway.broker_node import RabbitNode, free_port
 from gateway.store import AuditEntry, Delivery, Unit
-from tests.conftest import RunningGateway, prepare_gateway
-from tests.webhook_receiver import WebhookReceiver
+from tests.conftest import RunningGateway, gateway_in_vhost
 from tests.test_handover_flow import COURT, COURT_SAMPLES, PROCURATORATE, delivery_to, wait_delivered
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.broker
 
@@ -25,16 +25,9 @@ VHOST = "xietong-dlq-test"
 
 @pytest.fixture(scope="module")
 def dlq_gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    """Our own gateway in a vhost of its own on the session's node: the session gateway's
-    workers share the node and would otherwise consume (and drop) our deliveries."""
-    for command in (["add_vhost", VHOST], ["set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"]):
-        subprocess.run([str(RABBITMQCTL), "-n", rabbit.node_name, *command], env=rabbit._env(), check=True, capture_output=True)
-    gateway = prepare_gateway(tmp_path_factory.mktemp("dlq-gateway"), rabbit.url.replace("/%2F", f"/{VHOST}"))
-    gateway.extra_env = {"XIETONG_DELIVERY_ATTEMPTS": "2", "XIETONG_RETRY_DELAYS_MS": "[200]"}
-    gateway.start()
-    yield gateway
-    gateway.stop()
-    subprocess.run([str(RABBITMQCTL), "-n", rabbit.node_name, "delete_vhost", VHOST], env=rabbit._env(), capture_output=True)
+    extra = {"XIETONG_DELIVERY_ATTEMPTS": "2", "XIETONG_RETRY_DELAYS_MS": "[200]"}
+    with gateway_in_vhost(rabbit, tmp_path_factory.mktemp("dlq-gateway"), "xietong-dlq-test", extra) as gateway:
+        yield gateway
 
 
 def xietong(gateway: RunningGateway, *args: str) -> subprocess.CompletedProcess[str]:

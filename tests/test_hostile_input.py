@@ -239,7 +239,7 @@ def test_unauthenticated_is_refused_with_401_and_no_audit_entry(gateway: Running
 
 
 def test_a_court_using_the_canonical_adapter_is_refused_with_403(gateway: RunningGateway) -> None:
-    sample = (ROOT / "adapters" / "canonical" / "samples" / "enrollment_registered.json").read_bytes()
+    sample = (ROOT / "adapters" / "canonical" / "samples" / "enrollment.registered.json").read_bytes()
     with gateway.client(COURT) as court:
         assert_refused(
             gateway,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,7 @@ from gateway.routing import Router, RoutingError
 from gateway.settings import PACKAGE_DIR
 from gateway.store import Store
 
-SAMPLE = PACKAGE_DIR.parent / "adapters" / "canonical" / "samples" / "enrollment_registered.json"
+SAMPLE = PACKAGE_DIR.parent / "adapters" / "canonical" / "samples" / "enrollment.registered.json"
 
 
 class NoHistory:
@@ -28,7 +27,7 @@ class NoHistory:
 def router(tmp_path_factory: pytest.TempPathFactory) -> Router:
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('routing') / 'x.db'}")
     load_directory(store, PACKAGE_DIR / "demo" / "directory.yaml")
-    return Router.from_file(PACKAGE_DIR / "rules" / "routing.yaml", Directory(store))
+    return Router.from_folder(PACKAGE_DIR / "rules" / "routing", Directory(store))
 
 
 def enrollment(area_code: str | None = "371621001003") -> dict:

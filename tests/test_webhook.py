@@ -11,8 +11,8 @@ from sqlalchemy import update
 from gateway.broker_node import free_port
 from gateway.store import Unit
 from tests.conftest import RunningGateway
-from tests.webhook_receiver import WebhookReceiver
 from tests.test_handover_flow import COURT, COURT_SAMPLES, PROCURATORATE, delivery_to, wait_delivered
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.broker
 

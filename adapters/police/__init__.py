@@ -5,12 +5,13 @@ from adapters.base import Adapter
 from adapters.police.inbound import parse
 from adapters.police.mapping import POLICE_XML
 from adapters.police.outbound import render
+from contracts.common import Agency
 
 ADAPTER = Adapter(
     name="police",
     media_type="application/xml",
     parse=parse,
     render=render,
-    kinds_in=frozenset(),
-    kinds_out=POLICE_XML.kinds,
+    kinds_in=POLICE_XML.sent_by(Agency.police),
+    kinds_out=POLICE_XML.received_by(Agency.police),
 )

@@ -5,12 +5,13 @@ from adapters.base import Adapter
 from adapters.procuratorate.inbound import parse
 from adapters.procuratorate.mapping import PROCURATORATE_XML
 from adapters.procuratorate.outbound import render
+from contracts.common import Agency
 
 ADAPTER = Adapter(
     name="procuratorate",
     media_type="application/xml",
     parse=parse,
     render=render,
-    kinds_in=frozenset(),
-    kinds_out=PROCURATORATE_XML.kinds,
+    kinds_in=PROCURATORATE_XML.sent_by(Agency.procuratorate),
+    kinds_out=PROCURATORATE_XML.received_by(Agency.procuratorate),
 )

@@ -21,11 +21,11 @@ from pydantic import BaseModel
 
 from adapters.base import Adapter, InboundError, UnsupportedKind
 from adapters.court import ADAPTER as COURT
-from adapters.court import mapping as court_mapping
+from adapters.court import native as court_native
 from adapters.police import ADAPTER as POLICE
-from adapters.police import mapping as police_mapping
+from adapters.police import native as police_native
 from adapters.procuratorate import ADAPTER as PROCURATORATE
-from adapters.procuratorate import mapping as procuratorate_mapping
+from adapters.procuratorate import native as procuratorate_native
 from adapters.xmlcodec import ERROR_CODES, GENDER_GBT_2261, MAX_DOCUMENT_BYTES
 from contracts.catalog import spec_of
 from contracts.common import CorrectionType, DocumentKind, Gender, PrincipalPenalty, SupervisionLevel
@@ -75,7 +75,7 @@ def test_every_adapter_has_a_sample_of_every_kind_it_speaks() -> None:
         assert {kind_of(path) for path in samples(name)} == adapter.kinds_in | adapter.kinds_out
 
 
-@pytest.mark.parametrize("module", [court_mapping, procuratorate_mapping, police_mapping], ids=list(ADAPTERS))
+@pytest.mark.parametrize("module", [court_native, procuratorate_native, police_native], ids=list(ADAPTERS))
 @pytest.mark.parametrize(
     ("table", "enum"),
     [
