@@ -36,6 +36,20 @@ SENDERS: dict[Agency, dict[str, str]] = {
         "unit_name": "惠民县司法局",
         "division_code": "371621",
     },
+    Agency.procuratorate: {
+        "agency": "procuratorate",
+        "unit_type": "procuratorate",
+        "unit_code": "11371621004370020E",
+        "unit_name": "惠民县人民检察院",
+        "division_code": "371621",
+    },
+    Agency.police: {
+        "agency": "police",
+        "unit_type": "public_security_bureau",
+        "unit_code": "11371621004370039B",
+        "unit_name": "惠民县公安局",
+        "division_code": "371621",
+    },
 }
 
 
