@@ -53,6 +53,7 @@ HEADER: tuple[Row, ...] = (
     Leaf("FSSJ", "occurred_at", TIME),
     Leaf("AJBH", "case.case_number"),
 )
+REPLY_HEADER: tuple[Row, ...] = (*HEADER, Leaf("HFXXZJBH", "in_reply_to"))  # 回复信息主键编号
 
 
 def place(prefix: str) -> tuple[Row, ...]:
