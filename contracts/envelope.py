@@ -72,11 +72,12 @@ class Draft(Contract, Generic[P]):
 
     The gateway adds what only it may know: message id, sender, times, recipients, person key.
     `attachments` names each file the document references, so the gateway can match the
-    uploaded parts (by file name) and check declared digests.
+    uploaded parts (by file name) and check declared digests. A reply may leave out the case:
+    a grid worker never sees the case number, so the gateway takes it from the answered message.
     """
 
     kind: str
-    case: CaseRef
+    case: CaseRef | None = None
     in_reply_to: UUID | None = None
     occurred_at: datetime | None = None
     attachments: list[AttachmentClaim] = []

@@ -173,11 +173,12 @@ class Acceptance:
         received_at = datetime.now(UTC)
         with self.store.write() as session:
             lookup = StoreLookup(session)
+            case_number = self._check_reply(unit, draft, session)
             message = {
                 "message_id": str(uuid7()),
                 "kind": draft.kind,
                 "schema_version": 1,
-                "case": CaseRef(case_number=draft.case.case_number, person_key=self._person_key(draft, session)).model_dump(mode="json"),
+                "case": CaseRef(case_number=case_number, person_key=self._person_key(draft, session)).model_dump(mode="json"),
                 "in_reply_to": str(draft.in_reply_to) if draft.in_reply_to else None,
                 "sender": Sender(
                     agency=unit.agency, unit_type=unit.unit_type, unit_code=unit.code, unit_name=unit.name, division_code=unit.division_code
@@ -197,7 +198,6 @@ class Acceptance:
                 ],
                 "payload": draft.payload.model_dump(mode="json"),
             }
-            self._check_reply(unit, draft, session)
             try:
                 planned = self.router.plan(message, lookup)
             except RoutingError as exc:
@@ -310,13 +310,16 @@ class Acceptance:
             return session.scalar(select(StoredMessage.person_key).where(StoredMessage.message_id == str(draft.in_reply_to)))
         return None
 
-    def _check_reply(self, unit: UnitInfo, draft: Draft[Any], session: Session) -> None:
-        """A reply must name a message of a kind it answers, addressed to the replying unit."""
+    def _check_reply(self, unit: UnitInfo, draft: Draft[Any], session: Session) -> str:
+        """A reply must name a message of a kind it answers, addressed to the replying unit, in
+        the same case; the message's case number (the answered one's when the draft has none)."""
         spec = spec_of(draft.kind)
         if draft.in_reply_to is None:
             if spec.answers:
                 raise Refusal(422, "reply_target_missing", f"“{spec.title}”须注明所答复的报文编号（in_reply_to）", field="in_reply_to")
-            return
+            if draft.case is None:
+                raise Refusal(422, "case_missing", f"“{spec.title}”须注明案号", field="case.case_number")
+            return draft.case.case_number
         target = session.get(StoredMessage, str(draft.in_reply_to))
         addressed = target is not None and (
             target.sender_code == unit.code
@@ -328,8 +331,11 @@ class Acceptance:
             raise Refusal(422, "reply_target_unknown", f"所答复的报文{draft.in_reply_to}不存在或未发给本单位", field="in_reply_to")
         if spec.answers and target.kind not in spec.answers:
             raise Refusal(422, "reply_target_kind", f"“{spec.title}”不能答复{target.kind}类报文", field="in_reply_to")
+        if draft.case is None:
+            return target.case_number
         if target.case_number != draft.case.case_number:
             raise Refusal(422, "reply_case_mismatch", f"答复的案号{draft.case.case_number}与原报文案号{target.case_number}不一致", field="case.case_number")
+        return target.case_number
 
     def record_refusal(self, unit: UnitInfo, adapter_name: str, document: bytes, refusal: Refusal) -> None:
         """A refused submission leaves this audit entry and nothing else."""

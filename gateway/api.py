@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 from sqlalchemy import select, update
 from starlette.datastructures import UploadFile
@@ -19,17 +18,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.base import registry
 from contracts.catalog import spec_of
+from gateway import cases_api, live
 from gateway.acceptance import Upload
+from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
-from gateway.errors import ErrorBody, Refusal
+from gateway.errors import Refusal
 from gateway.services import Services
 from gateway.store import Audit, Delivery, MessageDocument, StoredMessage, Unit, utcnow
 
 log = structlog.get_logger(__name__)
-
-API_KEY = APIKeyHeader(name="X-Api-Key", auto_error=False, description="每个单位自己的API密钥")
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422)}
-
 
 class PlannedDeliveryOut(BaseModel):
     delivery_id: str
@@ -123,16 +120,6 @@ INBOUND_BODY = {
 }
 
 
-def current_unit(request: Request, api_key: Annotated[str | None, Depends(API_KEY)]) -> UnitInfo:
-    """The authenticated unit: the only source of a message's sender."""
-    unit = request.app.state.services.directory.authenticate(api_key) if api_key else None
-    if unit is None:
-        raise Refusal(401, "unauthenticated", "缺少或无效的API密钥（请求头 X-Api-Key）")
-    structlog.contextvars.bind_contextvars(unit=unit.code)
-    return unit
-
-
-Caller = Annotated[UnitInfo, Depends(current_unit)]
 
 
 def create_app(services: Services) -> FastAPI:
@@ -159,6 +146,9 @@ def create_app(services: Services) -> FastAPI:
         codes = {404: ("not_found", "没有这个地址"), 405: ("method_not_allowed", "不支持该请求方法")}
         code, message = codes.get(exc.status_code, ("http_error", str(exc.detail)))
         return JSONResponse(Refusal(exc.status_code, code, message).body(), exc.status_code)
+
+    app.include_router(cases_api.router)
+    app.include_router(live.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -16,7 +16,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None  # default: SQLite file under data_dir
     documents_dir: Path | None = None  # default: data_dir/documents
-    broker_url: str | None = None  # default: a private RabbitMQ node under data_dir/rabbitmq
+    # AMQP URL of the broker, or of every member of a cluster comma-separated: each process
+    # connects to the first that answers and moves to another when its node goes away.
+    # Default: a private RabbitMQ node under data_dir/rabbitmq.
+    broker_url: str | None = None
     routing_rules: Path = PACKAGE_DIR / "rules" / "routing"  # a folder of *.yaml, merged
     person_key_secret: str = "change-me-in-production"  # HMAC key that turns an ID into a person key
 
@@ -29,6 +32,7 @@ class Settings(BaseSettings):
 
     relay_max_in_flight: int = 1000
     relay_poll_seconds: float = 0.02
+    live_poll_seconds: float = 0.05  # how often the live alert stream looks for new alerts
     consumer_prefetch: int = 100
     delivery_attempts: int = 5  # then the delivery is parked in the dead-letter queue
     retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000, 120000)

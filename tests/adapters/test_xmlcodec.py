@@ -28,7 +28,7 @@ from adapters.procuratorate import ADAPTER as PROCURATORATE
 from adapters.procuratorate import native as procuratorate_native
 from adapters.xmlcodec import ERROR_CODES, GENDER_GBT_2261, MAX_DOCUMENT_BYTES
 from contracts.catalog import spec_of
-from contracts.common import CorrectionType, DocumentKind, Gender, PrincipalPenalty, SupervisionLevel
+from contracts.common import Agency, CorrectionType, DocumentKind, Gender, PrincipalPenalty, SupervisionLevel
 from tests.adapters.stamping import claims_of, kind_of, samples, schema_for, stamp
 
 ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (COURT, PROCURATORATE, POLICE)}
@@ -73,6 +73,15 @@ def first_sample(name: str) -> bytes:
 def test_every_adapter_has_a_sample_of_every_kind_it_speaks() -> None:
     for name, adapter in ADAPTERS.items():
         assert {kind_of(path) for path in samples(name)} == adapter.kinds_in | adapter.kinds_out
+
+
+@BY_ADAPTER
+def test_an_agency_sends_exactly_the_kinds_its_contract_lets_it_send(name: str) -> None:
+    agency = Agency(name)
+    adapter = ADAPTERS[name]
+    assert not adapter.kinds_in & adapter.kinds_out
+    assert all(agency in spec_of(kind).senders for kind in adapter.kinds_in)
+    assert all(agency not in spec_of(kind).senders for kind in adapter.kinds_out)
 
 
 @pytest.mark.parametrize("module", [court_native, procuratorate_native, police_native], ids=list(ADAPTERS))
@@ -167,7 +176,7 @@ def test_rendering_drops_characters_xml_cannot_hold(name: str) -> None:
 @BY_ADAPTER
 def test_rendering_an_unsupported_kind_says_so(name: str) -> None:
     message = stamp(ADAPTERS[name].parse(first_sample(name)))
-    message["kind"] = "supervision.alert"
+    message["kind"] = "transfer.request"  # justice bureau to justice bureau: canonical JSON only
     with pytest.raises(UnsupportedKind):
         ADAPTERS[name].render(message)
 
