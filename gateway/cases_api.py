@@ -78,8 +78,11 @@ def case_timeline(
     services = _services(request)
     with services.store.read() as session:
         seen = visible(session, services.router, unit.code, case_messages(session, case_key))
+    # Only where the caller's own view shows the key: a grid worker who guessed a case number
+    # must not learn which of its people it belongs to.
+    seen = [s for s in seen if case_key in ((s.view.get("case") or {}).get("case_number"), (s.view.get("case") or {}).get("person_key"))]
     if not seen:
-        raise Refusal(404, "case_not_found", f"本单位没有与“{case_key}”有关的报文")
+        raise Refusal(404, "case_not_found", "本单位可见的报文中没有该案号或人员键")
     return Timeline(case_key=case_key, entries=[Entry(**entry(s)) for s in seen], loops=[LoopState(**s) for s in loop_states(seen)])
 
 
