@@ -88,6 +88,24 @@ _PYDANTIC_ZH = {
     "too_short": "至少应有一项",
     "greater_than_equal": "数值过小",
     "less_than_equal": "数值过大",
+    "greater_than": "数值过小",
+    "less_than": "数值过大",
+    "timezone_aware": "时间须带时区，如2025-05-19T15:30:00+08:00",
+    "bool_parsing": "应为true或false",
+    "bool_type": "应为true或false",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "float_parsing": "应为数值",
+    "float_type": "应为数值",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "too_long": "项数过多",
+    "date_type": "日期格式不对，应为YYYY-MM-DD",
+    "datetime_type": "时间格式不对，应为ISO 8601",
+    "enum_type": "取值不在允许范围内",
+    "uuid_type": "应为报文编号（UUID）",
 }
 
 
@@ -95,6 +113,8 @@ def explain(error: Mapping[str, Any]) -> str:
     """A pydantic error in words a clerk reads: our validators already speak Chinese."""
     if error["type"] == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "too_long" and "max_length" in error.get("ctx", {}):
+        return f"最多{error['ctx']['max_length']}项"
     return _PYDANTIC_ZH.get(error["type"], str(error["msg"]))
 
 

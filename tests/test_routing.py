@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from adapters.base import registry
+from contracts.catalog import spec_of
 from contracts.common import Agency, UnitType
 from gateway.directory import Directory, load_directory
 from gateway.routing import Router, RoutingError
@@ -80,3 +82,22 @@ def test_grid_projection_masks_the_id_and_drops_the_offence(router: Router) -> N
     assert "case" not in seen
     assert "birth_date" not in person and "domicile" not in person
     assert router.project(message, "full") == message
+
+
+def test_every_recipient_a_rule_can_name_can_read_the_kind(router: Router) -> None:
+    """A rule must not send a kind to a unit whose adapter cannot render it: for every rule,
+    kind and target, every unit of the demo directory that could play the role has a mapping."""
+    units = list(router.directory.units.values())
+    unreadable = []
+    for rule in router.rules.rules:
+        for kind, target in ((kind, target) for kind in rule.kinds for target in rule.deliver):
+            if target.unit_type is not None:
+                candidates = [u for u in units if u.unit_type is target.unit_type]
+            elif target.case_party is not None:
+                candidates = [u for u in units if u.agency is target.case_party]
+            else:
+                answered = spec_of(kind).answers
+                candidates = [u for u in units if any(u.agency in spec_of(a).senders for a in answered)]
+            assert candidates, (rule.id, target.role)
+            unreadable += [(rule.id, kind, u.code) for u in candidates if kind not in registry()[u.adapter].kinds_out]
+    assert unreadable == []

@@ -20,7 +20,6 @@ field_invalid (the message names the field).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 from uuid import UUID
@@ -34,25 +33,6 @@ from contracts.supervision import VisitReport
 
 VISIT_REPORT = "supervision.visit_report"
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-
-
-_REASONS = {  # what `explain` does not yet say in Chinese, for the types a grid app gets wrong
-    "timezone_aware": "时间须带时区，如2025-05-19T15:30:00+08:00",
-    "datetime_type": "应为时间（ISO 8601，带时区）",
-    "bool_parsing": "应为true或false",
-    "bool_type": "应为true或false",
-    "string_type": "应为文字",
-    "uuid_type": "应为报文编号（UUID）",
-    "list_type": "应为列表",
-    "model_type": "应为JSON对象",
-    "model_attributes_type": "应为JSON对象",
-}
-
-
-def _reason(error: Mapping[str, Any]) -> str:
-    if error["type"] == "too_long":
-        return f"最多{error['ctx']['max_length']}项"
-    return _REASONS.get(error["type"]) or explain(error)
 
 
 class Photo(Contract):
@@ -93,7 +73,7 @@ def parse(data: bytes) -> Draft[Any]:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = dotted(first["loc"])
-        raise InboundError("field_invalid", f"字段 {field}：{_reason(first)}", field=field or None) from None
+        raise InboundError("field_invalid", f"字段 {field}：{explain(first)}", field=field or None) from None
     report = VisitReport.model_validate(submission.model_dump(exclude={"task_id", "photos"}))
     return Draft[VisitReport](
         kind=VISIT_REPORT,
