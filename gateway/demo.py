@@ -2,7 +2,8 @@
 
 It loads the demo directory (court, procuratorate, public security, police stations, justice
 bureau, 司法所, grids of 惠民县 371621), issues a key per unit, starts every role, submits the
-court's handover, the bureau's receipt and the enrollment, and prints where everything went.
+court's handover, the bureau's receipt and the enrollment, a fence-breach alert, and a visit
+task answered by the grid worker's report with photos, and prints where everything went.
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ from gateway.store import Store
 ROOT = PACKAGE_DIR.parent
 COURT = "11371621004370011G"  # 惠民县人民法院
 JUSTICE_BUREAU = "113716210043700740"  # 惠民县司法局
+SUNWU_OFFICE = "11371621004370082T"  # 孙武司法所
+SUNWU_STATION = "1137162100437004XA"  # 孙武派出所
+WUDINGFU_GRID = "371621001003-01"  # 孙武街道武定府社区第一网格
 COURT_SAMPLES = ROOT / "adapters" / "court" / "samples"
 CANONICAL_SAMPLES = ROOT / "adapters" / "canonical" / "samples"
+GRID_SAMPLES = ROOT / "adapters" / "grid" / "samples"
+JSON = {"Content-Type": "application/json"}
 
 
 def run_demo(settings: Settings, keep_running: bool) -> int:
@@ -48,11 +54,14 @@ def run_demo(settings: Settings, keep_running: bool) -> int:
     base = f"http://{settings.host}:{settings.port}"
     try:
         wait_healthy(base)
-        court = httpx.Client(base_url=base, headers={"X-Api-Key": keys[COURT]}, timeout=60)
-        bureau = httpx.Client(base_url=base, headers={"X-Api-Key": keys[JUSTICE_BUREAU]}, timeout=60)
+        court, bureau, office, grid = (
+            httpx.Client(base_url=base, headers={"X-Api-Key": keys[code]}, timeout=60)
+            for code in (COURT, JUSTICE_BUREAU, SUNWU_OFFICE, WUDINGFU_GRID)
+        )
         submitted = _submit_samples(court, bureau)
         for message_id, client in submitted:
             _wait_delivered(client, message_id)
+        submitted += _submit_supervision(bureau, office, grid)
         _print_report(base, submitted, keys, names, keys_file)
         if not keep_running:
             return 0
@@ -108,6 +117,22 @@ def _submit_samples(court: httpx.Client, bureau: httpx.Client) -> list[tuple[str
     return [(notice, court), (documents, court), (answered, bureau), (enrolled, bureau)]
 
 
+def _submit_supervision(bureau: httpx.Client, office: httpx.Client, grid: httpx.Client) -> list[tuple[str, httpx.Client]]:
+    """Supervision of another person of the same grid: the monitoring platform's fence-breach
+    alert, then the 司法所's visit task and the grid worker's report answering it with photos."""
+    alert = _submit(bureau, "canonical", content=(CANONICAL_SAMPLES / "supervision.alert.json").read_bytes(), headers=JSON)
+    task = _submit(office, "canonical", content=(CANONICAL_SAMPLES / "supervision.visit_task.json").read_bytes(), headers=JSON)
+    for message_id, client in ((alert, bureau), (task, office)):
+        _wait_delivered(client, message_id)
+    report = json.loads((GRID_SAMPLES / "supervision.visit_report.json").read_text(encoding="utf-8"))
+    report["task_id"] = task
+    files = [("document", ("report.json", json.dumps(report, ensure_ascii=False).encode(), "application/json"))]
+    files += [("attachments", (photo["filename"], (GRID_SAMPLES / photo["filename"]).read_bytes(), "image/jpeg")) for photo in report["photos"]]
+    answered = _submit(grid, "grid", files=files)
+    _wait_delivered(grid, answered)
+    return [(alert, bureau), (task, office), (answered, grid)]
+
+
 def _wait_delivered(client: httpx.Client, message_id: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -139,3 +164,4 @@ def _print_report(base: str, submitted: list[tuple[str, httpx.Client]], keys: di
     print(f"  接口文档（OpenAPI）：{base}/docs")
     print(f"  各单位API密钥：{keys_file}")
     print(f"  示例：curl -H 'X-Api-Key: {keys[COURT]}' {base}/v1/messages/{submitted[1][0]}")
+    print(f"  派出所实时告警流：curl -N -H 'X-Api-Key: {keys[SUNWU_STATION]}' {base}/v1/live")
