@@ -24,7 +24,11 @@ class _Strict(BaseModel):
 
 
 class Projection(_Strict):
+    """The fields a recipient role may see: `fields` of every kind, plus `kinds` naming the extra
+    fields of one kind only (a termination's reason is not a transfer's reason)."""
+
     fields: list[str]
+    kinds: dict[str, list[str]] = {}
     mask: dict[str, Literal["id_number"]] = {}
     documents: bool = True
 
@@ -64,6 +68,10 @@ class RulesFile(_Strict):
             for kind in rule.kinds:
                 if kind not in known:
                     raise ValueError(f"rule {rule.id}: unknown kind {kind}")
+        for name, projection in self.projections.items():
+            for kind in projection.kinds:
+                if kind not in known:
+                    raise ValueError(f"projection {name}: unknown kind {kind}")
         for unit_type, projection in self.recipients.items():
             if projection not in self.projections:
                 raise ValueError(f"recipients.{unit_type}: unknown projection {projection}")
@@ -184,7 +192,7 @@ class Router:
             seen = copy.deepcopy(dict(message))
         else:
             seen = {}
-            for path in spec.fields:
+            for path in spec.fields + spec.kinds.get(str(message.get("kind")), []):
                 value = dig(message, path)
                 if value is not None:
                     _put(seen, path, copy.deepcopy(value))

@@ -101,3 +101,14 @@ def test_every_recipient_a_rule_can_name_can_read_the_kind(router: Router) -> No
             assert candidates, (rule.id, target.role)
             unreadable += [(rule.id, kind, u.code) for u in candidates if kind not in registry()[u.adapter].kinds_out]
     assert unreadable == []
+
+
+def test_a_kind_s_own_fields_are_seen_for_that_kind_only(router: Router) -> None:
+    message = enrollment()
+    message["payload"]["reason"] = "expiry"
+    message["payload"]["effective_on"] = "2026-03-24"
+    assert "reason" not in router.project(message, "grid_visit")["payload"]
+    message["kind"] = "termination.notice"
+    seen = router.project(message, "grid_visit")["payload"]
+    assert (seen["reason"], seen["effective_on"]) == ("expiry", "2026-03-24")
+    assert "visit_schedule" not in seen and "sentence" not in seen
