@@ -40,6 +40,7 @@ class Target(_Strict):
     sender_of: Literal["in_reply_to"] | None = None
     case_party: Agency | None = None
     required: bool = True
+    when: dict[str, Any] = {}  # only when each field of the message has this value
 
     @model_validator(mode="after")
     def _one_way(self) -> Target:
@@ -154,6 +155,8 @@ class Router:
             if message["kind"] not in rule.kinds:
                 continue
             for target in rule.deliver:
+                if any(dig(message, path) != value for path, value in target.when.items()):
+                    continue
                 unit = self._resolve(target, message, lookup)
                 if unit is None:
                     continue

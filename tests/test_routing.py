@@ -112,3 +112,23 @@ def test_a_kind_s_own_fields_are_seen_for_that_kind_only(router: Router) -> None
     seen = router.project(message, "grid_visit")["payload"]
     assert (seen["reason"], seen["effective_on"]) == ("expiry", "2026-03-24")
     assert "visit_schedule" not in seen and "sentence" not in seen
+
+
+def test_the_police_receive_a_ruling_only_when_it_orders_remand(router: Router) -> None:
+    bureau = "113716210043700740"
+
+    class Proposed(NoHistory):
+        def sender_of(self, message_id: str) -> str | None:
+            return bureau
+
+    court = registry()["court"]
+    samples = PACKAGE_DIR.parent / "adapters" / "court" / "samples"
+    plans = {}
+    for name in ("sanction.ruling.xml", "sanction.ruling.rejected.xml"):
+        draft = court.parse((samples / name).read_bytes())
+        message = {**draft.model_dump(mode="json"), "sender": {"unit_code": "11371621004370011G", "division_code": "371621"}}
+        plans[name] = {p.unit.code: p.rule for p in router.plan(message, Proposed())}
+    police = "11371621004370039B"
+    assert plans["sanction.ruling.xml"][police] == "sanction.ruling"
+    assert police not in plans["sanction.ruling.rejected.xml"]
+    assert bureau in plans["sanction.ruling.rejected.xml"]
