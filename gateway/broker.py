@@ -27,8 +27,14 @@ def queue_of(routing_key: str) -> str:
     return "xietong.push" if routing_key == PUSH else f"xietong.deliver.{routing_key}"
 
 
-def connection_parameters(url: str) -> list[pika.URLParameters]:
-    """One or more broker URLs (comma-separated, for a cluster); heartbeats catch dead peers."""
+def connection_parameters(url: str, connection_name: str) -> list[pika.URLParameters]:
+    """The configured broker: one URL, or several comma-separated (the members of a cluster).
+
+    Every process connects through this list (a BlockingConnection tries the URLs in order, the
+    relay takes the next on each reconnect), so a process whose node went away reconnects to a
+    member that answers. Heartbeats catch a silent peer; the connection name tells the broker's
+    connection list which process a connection belongs to.
+    """
     parameters = []
     for part in url.split(","):
         params = pika.URLParameters(part.strip())
@@ -36,6 +42,7 @@ def connection_parameters(url: str) -> list[pika.URLParameters]:
         params.blocked_connection_timeout = 60
         params.connection_attempts = 1
         params.socket_timeout = 5
+        params.client_properties = {"connection_name": connection_name}
         parameters.append(params)
     return parameters
 

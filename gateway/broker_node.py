@@ -1,21 +1,25 @@
 """Private RabbitMQ nodes run from the packaged scripts, without systemd.
 
 The gateway starts one when no broker URL is configured, the test suite starts
-one per session, and fault-injection tests stop, kill and restart one. Each node
-keeps everything (data, logs, config, HOME with the Erlang cookie) under its own
-folder, listens on loopback only, and talks to an epmd of its own port, so
-several nodes (of several test sessions) can share the machine.
+one per session, and fault-injection tests stop, kill and restart one (or one
+member of a RabbitCluster). Each node keeps everything (data, logs, config, HOME
+with the Erlang cookie) under its own folder, listens on loopback only, and talks
+to an epmd of its own port, so several nodes (of several test sessions) can share
+the machine.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
+import string
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -147,8 +151,9 @@ class _Identity:
 class RabbitNode:
     """One RabbitMQ node under base_dir, on loopback ports that survive restarts.
 
-    Nodes meant to form a cluster share ERL_EPMD_PORT (pass the same epmd_port):
-    stopping one ends the epmd only once no other node is registered in it.
+    Nodes meant to form a cluster share ERL_EPMD_PORT (pass the same epmd_port) and the
+    Erlang cookie (pass the same home): stopping one ends the epmd only once no other
+    node is registered in it. RabbitCluster sets this up.
     """
 
     def __init__(
@@ -159,10 +164,11 @@ class RabbitNode:
         dist_port: int | None = None,
         epmd_port: int | None = None,
         management: bool = False,
+        home: Path | None = None,
     ) -> None:
         self.base_dir = Path(base_dir).resolve()
         self.management = management
-        self.home = self.base_dir / "home"
+        self.home = Path(home).resolve() if home is not None else self.base_dir / "home"
         self.mnesia_base = self.base_dir / "mnesia"
         self.log_dir = self.base_dir / "log"
         self.pid_file = self.base_dir / "rabbitmq.pid"
@@ -345,25 +351,42 @@ class RabbitNode:
             )
         log.info("broker_node.ready", node=self.node_name, url=self.url, seconds=round(time.monotonic() - started, 1))
 
+    def ctl(self, *command: str, timeout: float = 60) -> str:
+        """Run `rabbitmqctl <command>` against this node and return its output; RuntimeError if it fails."""
+        result = self._rabbitmqctl(*command, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"rabbitmqctl {' '.join(command)} on {self.node_name} failed: {(result.stdout + result.stderr).strip()[-2000:]}"
+            )
+        return result.stdout
+
+    def _rabbitmqctl(self, *command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(RABBITMQCTL), *command],
+            check=False,
+            env=self._env(),
+            cwd=self.base_dir,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def stop(self, timeout: float = 60) -> None:
         """Stop the node cleanly (queues are flushed), then end its epmd if no other node uses it."""
-        if self._beam_pids():
-            started = time.monotonic()
-            log.info("broker_node.stopping", node=self.node_name)
-            result = subprocess.run(
-                [str(RABBITMQCTL), "stop"],
-                env=self._env(),
-                cwd=self.base_dir,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-            if result.returncode != 0 or not _wait_until(self._is_down, timeout):
-                log.warning("broker_node.stop_failed", node=self.node_name, output=result.stdout + result.stderr)
-                self._kill_beam()
-            log.info("broker_node.stopped", node=self.node_name, seconds=round(time.monotonic() - started, 1))
+        self._stop_vm(timeout)
         self._stop_epmd()
+
+    def _stop_vm(self, timeout: float) -> None:
+        if not self._beam_pids():
+            return
+        started = time.monotonic()
+        log.info("broker_node.stopping", node=self.node_name)
+        result = self._rabbitmqctl("stop", timeout=timeout)
+        if result.returncode != 0 or not _wait_until(self._is_down, timeout):
+            log.warning("broker_node.stop_failed", node=self.node_name, output=result.stdout + result.stderr)
+            self._kill_beam()
+        log.info("broker_node.stopped", node=self.node_name, seconds=round(time.monotonic() - started, 1))
 
     def kill(self) -> None:
         """SIGKILL the VM, as a crash would, then end its epmd if no other node uses it."""
@@ -408,6 +431,90 @@ class RabbitNode:
         log.info("broker_node.epmd_stopped", port=self.epmd_port)
 
     def __enter__(self) -> RabbitNode:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class RabbitCluster:
+    """RabbitMQ nodes on this machine joined into one cluster, so quorum queues outlive a node.
+
+    The members share one HOME (one Erlang cookie, written before any of them boots, or each
+    would make its own) and one epmd port; every member after the first joins the first.
+    Membership is kept in each member's data, so a member stopped or killed on its own
+    rejoins by itself when started again (`nodes[i].stop()`, `.kill()`, `.start()`).
+    """
+
+    def __init__(self, base_dir: Path, name: str = "xietong-cluster", size: int = 3) -> None:
+        self.base_dir = Path(base_dir).resolve()
+        home = self.base_dir / "home"
+        first = RabbitNode(self.base_dir / "node1", name=f"{name}1", home=home)
+        self.nodes = [first] + [
+            RabbitNode(self.base_dir / f"node{n}", name=f"{name}{n}", epmd_port=first.epmd_port, home=home)
+            for n in range(2, size + 1)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Every member's AMQP URL, comma-separated: the form XIETONG_BROKER_URL takes for a cluster."""
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self, timeout: float = 90) -> None:
+        """Start the members side by side, then join any that is not a member yet.
+
+        Quorum queues place their replicas on the members present when declared: start
+        the cluster before anything declares them.
+        """
+        ensure_rabbitmq_installed()
+        started = time.monotonic()
+        self._write_cookie()
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.start(timeout), self.nodes))
+        first, members = self.nodes[0], self.running_members()
+        for node in self.nodes[1:]:
+            if node.node_name in members:
+                continue
+            log.info("broker_cluster.joining", node=node.node_name, cluster=first.node_name)
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first.node_name)
+            node.ctl("start_app")
+            if not _wait_until(node._amqp_accepts, timeout):
+                raise RuntimeError(f"{node.node_name} did not accept AMQP after joining; see {node.log_file}")
+        log.info("broker_cluster.ready", nodes=[node.node_name for node in self.nodes], seconds=round(time.monotonic() - started, 1))
+
+    def running_members(self) -> list[str]:
+        """The members running now, as some running member sees the cluster."""
+        for node in self.nodes:
+            if node._beam_pids():
+                return list(json.loads(node.ctl("cluster_status", "--formatter", "json"))["running_nodes"])
+        return []
+
+    def stop(self, timeout: float = 60) -> None:
+        """Stop every member cleanly, side by side, then the shared epmd.
+
+        Each member in turn waits for its name to leave the epmd: the last one ends it.
+        """
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node._stop_vm(timeout), self.nodes))
+        for node in self.nodes:
+            node._stop_epmd()
+
+    def _write_cookie(self) -> None:
+        cookie = self.nodes[0].home / ".erlang.cookie"
+        if cookie.exists():
+            return
+        cookie.parent.mkdir(parents=True, exist_ok=True)
+        cookie.write_text("".join(secrets.choice(string.ascii_uppercase) for _ in range(20)))
+        cookie.chmod(0o400)
+
+    def __enter__(self) -> RabbitCluster:
         self.start()
         return self
 

@@ -70,7 +70,7 @@ class DeliveryInfo:
 
 @contextmanager
 def dead_channel(settings: Settings, url: str, limit: int) -> Iterator[BlockingChannel]:
-    connection = pika.BlockingConnection(connection_parameters(url))
+    connection = pika.BlockingConnection(connection_parameters(url, "xietong-dlq"))
     try:
         channel = connection.channel()
         channel.confirm_delivery()

@@ -31,7 +31,7 @@ class OutboxRelay:
     def __init__(self, store: Store, broker_url: str, max_in_flight: int, poll_seconds: float, retry_delays_ms: tuple[int, ...]) -> None:
         self.store = store
         self.retry_delays_ms = retry_delays_ms
-        self.parameters = connection_parameters(broker_url)
+        self.parameters = connection_parameters(broker_url, "xietong-relay")
         self.max_in_flight = max_in_flight
         self.poll_seconds = poll_seconds
         self.connection: SelectConnection | None = None
@@ -40,28 +40,32 @@ class OutboxRelay:
         self.cursor = 0  # highest outbox id handed to the broker on this connection
         self.tag = 0
         self.next_rescan = 0.0
+        self.failures = 0  # connection attempts since the last channel opened: the backoff grows with it
         self.stopping = False
 
     def run(self) -> None:
-        """Connect, relay until the connection drops, reconnect; forever."""
+        """Connect, relay until the connection drops, reconnect; forever.
+
+        Each new attempt takes the next of the configured broker URLs, so a relay whose
+        cluster member went away carries on through another member.
+        """
         attempt = 0
         while not self.stopping:
             params = self.parameters[attempt % len(self.parameters)]
+            attempt += 1
+            self.failures += 1
             try:
                 with pika.BlockingConnection(params) as setup:
                     declare_topology(setup.channel(), registry().keys(), self.retry_delays_ms)
             except AMQPError as exc:
-                log.warning("relay.connect_failed", error=repr(exc))
-                attempt += 1
-                time.sleep(min(0.2 * attempt, 2.0))
-                continue
-            self.connection = SelectConnection(
-                params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_error, on_close_callback=self._on_closed
-            )
-            self.connection.ioloop.start()
-            attempt += 1
+                log.warning("relay.connect_failed", broker=f"{params.host}:{params.port}", error=repr(exc))
+            else:
+                self.connection = SelectConnection(
+                    params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_error, on_close_callback=self._on_closed
+                )
+                self.connection.ioloop.start()
             if not self.stopping:
-                time.sleep(min(0.2 * attempt, 2.0))
+                time.sleep(min(0.2 * self.failures, 2.0))
 
     def stop(self) -> None:
         self.stopping = True
@@ -87,7 +91,9 @@ class OutboxRelay:
         self.cursor, self.tag = 0, 0
         channel.confirm_delivery(self._on_confirm)
         channel.add_on_close_callback(lambda _ch, reason: self._close_connection(reason))
-        log.info("relay.connected")
+        self.failures = 0
+        params = channel.connection.params
+        log.info("relay.connected", broker=f"{params.host}:{params.port}")
         self._poll()
 
     def _close_connection(self, reason: Exception) -> None:

@@ -32,7 +32,7 @@ log = structlog.get_logger(__name__)
 class Worker:
     def __init__(self, settings: Settings, store: Store, router: Router, broker_url: str, routing_keys: list[str]) -> None:
         self.settings, self.store, self.router = settings, store, router
-        self.parameters = connection_parameters(broker_url)
+        self.parameters = connection_parameters(broker_url, "xietong-worker")
         self.routing_keys = routing_keys
         self.http = httpx.Client(timeout=settings.webhook_timeout_seconds)
 

@@ -44,7 +44,7 @@ def _consume_one(url: str) -> bytes | None:
         connection.close()
 
 
-def _processes_of(base_dir: Path, epmd_port: int) -> list[str]:
+def processes_of(base_dir: Path, epmd_port: int) -> list[str]:
     """Live processes started for the node: they inherit HOME (under base_dir) or its epmd port."""
     found = []
     markers = (str(base_dir).encode(), f"ERL_EPMD_PORT={epmd_port}".encode())
@@ -80,10 +80,10 @@ def test_quorum_message_survives_stop_and_kill(tmp_path: Path) -> None:
         _publish_confirmed(node.url, b"survives a crash")
         node.kill()
         assert not node.is_running()
-        assert _processes_of(node.base_dir, node.epmd_port) == []
+        assert processes_of(node.base_dir, node.epmd_port) == []
         node.start()
         assert _consume_one(node.url) == b"survives a crash"
     finally:
         node.stop()
     assert not node.is_running()
-    assert _processes_of(node.base_dir, node.epmd_port) == []
+    assert processes_of(node.base_dir, node.epmd_port) == []
