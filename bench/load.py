@@ -1,0 +1,243 @@
+"""The load generator and the meters: one asyncio loop with httpx submits at a fixed concurrency
+or a fixed rate, a separate process reads the live alert stream, and a thread samples the RSS of
+the gateway's processes. The generator shares the machine's two cores with what it measures, so
+it is kept to one process and a few cheap steps per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+Body = Callable[[int], bytes]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Sent:
+    """One submission: when it was due (fixed rate) or sent (fixed concurrency), and the answer."""
+
+    at: float  # epoch seconds, comparable with the store's delivered_at
+    status: int  # 0: no answer (connection error or timeout)
+    message_id: str | None
+    deliveries: int
+    answered_in: float
+
+
+@dataclass
+class Stream:
+    """What to submit: adapter path, the unit's key and a body per sequence number."""
+
+    path: str
+    api_key: str
+    content_type: str
+    body: Body
+    sent: list[Sent] = field(default_factory=list)
+
+
+CONNECTIONS_PER_CLIENT = 5
+
+
+def _clients(base_url: str, connections: int) -> list[httpx.AsyncClient]:
+    """Small pools: one httpx pool of 50 connections costs the client four times the CPU per
+    request of ten pools of 5 here (its pool scans its connections on every request)."""
+    limits = httpx.Limits(max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=CONNECTIONS_PER_CLIENT)
+    return [httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) for _ in range(math.ceil(connections / CONNECTIONS_PER_CLIENT))]
+
+
+async def _close(clients: list[httpx.AsyncClient]) -> None:
+    await asyncio.gather(*(client.aclose() for client in clients))
+
+
+async def _submit(client: httpx.AsyncClient, stream: Stream, number: int, at: float) -> None:
+    headers = {"X-Api-Key": stream.api_key, "Content-Type": stream.content_type}
+    body = stream.body(number)
+    began = time.time()
+    try:
+        response = await client.post(stream.path, content=body, headers=headers)
+    except httpx.HTTPError:
+        stream.sent.append(Sent(at, 0, None, 0, time.time() - began))
+        return
+    message_id, deliveries = None, 0
+    if response.status_code in (200, 202) and response.headers.get("content-type", "").startswith("application/json"):
+        answer = response.json()
+        message_id, deliveries = answer.get("message_id"), len(answer.get("deliveries", ()))
+    stream.sent.append(Sent(at, response.status_code, message_id, deliveries, time.time() - began))
+
+
+async def _closed_loop(base_url: str, stream: Stream, concurrency: int, seconds: float) -> None:
+    counter = iter(range(10**9))
+    deadline = time.monotonic() + seconds
+    clients = _clients(base_url, concurrency)
+
+    async def user(client: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            await _submit(client, stream, next(counter), time.time())
+
+    try:
+        await asyncio.gather(*(user(clients[n % len(clients)]) for n in range(concurrency)))
+    finally:
+        await _close(clients)
+
+
+async def _open_loop(base_url: str, stream: Stream, rate: float, seconds: float, max_in_flight: int) -> None:
+    """Due times are fixed in advance and latency counts from them, so a stall is not hidden."""
+    clients = _clients(base_url, max_in_flight)
+    slots = asyncio.Semaphore(max_in_flight)
+    tasks = set()
+    start_mono, start_wall = time.monotonic(), time.time()
+
+    async def one(number: int, due: float) -> None:
+        async with slots:
+            await _submit(clients[number % len(clients)], stream, number, due)
+
+    try:
+        for number in range(int(rate * seconds)):
+            offset = number / rate
+            delay = start_mono + offset - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(number, start_wall + offset))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
+    finally:
+        await _close(clients)
+
+
+def closed_loop(base_url: str, stream: Stream, concurrency: int, seconds: float) -> None:
+    """Keep `concurrency` submissions in flight for `seconds`."""
+    asyncio.run(_closed_loop(base_url, stream, concurrency, seconds))
+
+
+def open_loop(base_url: str, streams: list[tuple[Stream, float]], seconds: float, max_in_flight: int = 400) -> None:
+    """Each stream at its own fixed rate (per second), side by side, for `seconds`."""
+
+    async def all_streams() -> None:
+        await asyncio.gather(*(_open_loop(base_url, s, rate, seconds, max_in_flight) for s, rate in streams))
+
+    asyncio.run(all_streams())
+
+
+def _read_live(base_url: str, api_key: str, connected: multiprocessing.synchronize.Event, events: multiprocessing.Queue) -> None:
+    """Put (message_id, epoch received) for each alert event; runs until its process is ended."""
+    headers = {"X-Api-Key": api_key}
+    with (
+        httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(10, read=None)) as client,
+        client.stream("GET", "/v1/live") as response,
+    ):
+        response.raise_for_status()
+        connected.set()
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.put((json.loads(line[6:])["message_id"], time.time()))
+
+
+class LiveSubscriber:
+    """A server-sent-events client in a process of its own, so its timestamps do not wait on the load generator."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.connected, self.events = context.Event(), context.Queue()
+        self.process = context.Process(target=_read_live, args=(base_url, api_key, self.connected, self.events), daemon=True)
+        self.process.start()
+        if not self.connected.wait(30):
+            self.close()
+            raise RuntimeError("the live alert stream did not open")
+
+    def received(self) -> dict[str, float]:
+        """Every event received so far: message id to epoch seconds."""
+        seen = {}
+        while not self.events.empty():
+            message_id, at = self.events.get()
+            seen[message_id] = at
+        return seen
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(5)
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def gateway_roles(supervisor: int) -> dict[str, int]:
+    """Role name to PID, from the supervisor's children (`python -m gateway.cli <role>`)."""
+    roles = {"supervisor": supervisor}
+    try:
+        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    except OSError:
+        return roles
+    for child in children:
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"gateway.cli" in argv:
+            roles[argv[argv.index(b"gateway.cli") + 1].decode()] = int(child)
+    return roles
+
+
+class RssSampler:
+    """Samples every gateway process's RSS; `peaks()` gives the peak per role and of the roles' sum since `reset()`."""
+
+    ROLES = ("api", "relay", "worker")
+
+    def __init__(self, supervisor: int, interval: float = 0.05) -> None:
+        self.supervisor, self.interval = supervisor, interval
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.peak: dict[str, int] = {}
+        self.peak_sum = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.peak, self.peak_sum = {}, 0
+
+    def now(self) -> dict[str, int]:
+        current = {}
+        for role, pid in gateway_roles(self.supervisor).items():
+            try:
+                current[role] = _rss_bytes(pid)
+            except OSError:
+                continue
+        return current
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            current = self.now()
+            with self.lock:
+                for role, rss in current.items():
+                    self.peak[role] = max(self.peak.get(role, 0), rss)
+                self.peak_sum = max(self.peak_sum, sum(current.get(role, 0) for role in self.ROLES))
+
+    def peaks(self) -> tuple[dict[str, int], int]:
+        with self.lock:
+            return dict(self.peak), self.peak_sum
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(2)
