@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.base import registry
 from contracts.catalog import spec_of
-from gateway import cases_api, live
+from gateway import cases_api, live, obligations_api
 from gateway.acceptance import Upload
 from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
@@ -149,6 +149,7 @@ def create_app(services: Services) -> FastAPI:
 
     app.include_router(cases_api.router)
     app.include_router(live.router)
+    app.include_router(obligations_api.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from gateway.store import GENESIS, AuditEntry, Store, entry_hash
 
 log = structlog.get_logger(__name__)
 
-ROLES = ("api", "relay", "worker")
+ROLES = ("api", "relay", "worker", "watcher")
 
 
 def private_node(settings: Settings) -> RabbitNode:
@@ -107,6 +108,29 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     worker.run()
     return 0
+
+
+def cmd_watcher(settings: Settings, args: argparse.Namespace) -> int:
+    """Escalate each obligation as it falls overdue (once: the audit chain remembers), every
+    `watch_seconds`; with --once, one pass (for cron, or to check a deployment's rules)."""
+    from gateway.obligations import escalate
+    from gateway.services import Services
+    from gateway.store import utcnow
+
+    services = Services.build(settings)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    while True:
+        for obligation in escalate(services.store, services.deadlines, services.directory, utcnow()):
+            log.warning(
+                "obligation.escalated",
+                rule=obligation.rule,
+                opened_by=obligation.opened_by,
+                case_number=obligation.case_number,
+                due_on=str(obligation.due_on),
+            )
+        if args.once or stopping.wait(settings.watch_seconds):
+            return 0
 
 
 def cmd_directory_load(settings: Settings, args: argparse.Namespace) -> int:
@@ -215,7 +239,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="xietong", description="协同：社区矫正跨部门协同网关")
     sub = top.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run every role (API, outbox relay, consumers), each in its own process")
+    run = sub.add_parser("run", help="run every role (API, outbox relay, consumers, deadline watcher), each in its own process")
     run.add_argument("--roles", default=",".join(ROLES))
     run.add_argument("--stop-broker", action="store_true", help="stop the private RabbitMQ node on exit")
     run.set_defaults(handler=cmd_run)
@@ -224,6 +248,9 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="consumers alone")
     worker.add_argument("--queues", help="comma-separated adapters (and 'push'); default all")
     worker.set_defaults(handler=cmd_worker)
+    watcher = sub.add_parser("watcher", help="escalate obligations as they fall overdue")
+    watcher.add_argument("--once", action="store_true", help="one pass, then exit")
+    watcher.set_defaults(handler=cmd_watcher)
     directory = sub.add_parser("directory", help="the directory of divisions and units")
     directory_sub = directory.add_subparsers(dest="action", required=True)
     load = directory_sub.add_parser("load")

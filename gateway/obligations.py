@@ -30,11 +30,9 @@ from contracts.common import UnitType
 from gateway.conversations import loops
 from gateway.directory import Directory
 from gateway.routing import RulesFile, dig
-from gateway.settings import PACKAGE_DIR
 from gateway.store import Audit, AuditEntry, Store, StoredMessage
 from gateway.workdays import CalendarGap, add_working_days, next_workday
 
-DEADLINE_RULES = PACKAGE_DIR / "rules" / "deadlines.yaml"  # next to the routing rules folder
 CHINA = ZoneInfo("Asia/Shanghai")  # deadlines run by the calendar day in Beijing time
 ESCALATED = "obligation.overdue"  # the audit event of an escalation
 WATCHER = "watcher"  # the audit actor of an escalation

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from gateway.callers import ERRORS, Caller
 from gateway.conversations import visible
-from gateway.obligations import DEADLINE_RULES, Deadlines, case_messages, escalations, load_deadlines, obligations
+from gateway.obligations import case_messages, escalations, obligations
 from gateway.services import Services
 from gateway.store import utcnow
 
@@ -49,15 +49,6 @@ class ObligationOut(BaseModel):
     side: Literal["owes", "owed", "party"]  # the caller owes it, is owed it, or was told of it
 
 
-def _deadlines(request: Request) -> Deadlines:
-    """The deadline rules, read once per application and checked against its routing rules."""
-    rules: Deadlines | None = getattr(request.app.state, "deadlines", None)
-    if rules is None:
-        services: Services = request.app.state.services
-        rules = request.app.state.deadlines = load_deadlines(DEADLINE_RULES, services.router.rules)
-    return rules
-
-
 @router.get(
     "/v1/obligations",
     response_model=list[ObligationOut],
@@ -70,7 +61,7 @@ def list_obligations(
     status: Annotated[Literal["open", "overdue", "met"] | None, Query(description="open 未到期 / overdue 已逾期 / met 已办结")] = None,
 ) -> list[ObligationOut]:
     services: Services = request.app.state.services
-    rules = _deadlines(request)
+    rules = services.deadlines
     with services.store.read() as session:
         stored = case_messages(session, rules)
         views = {seen.message.message_id: seen.view for seen in visible(session, services.router, unit.code, stored)}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gateway.acceptance import Acceptance
 from gateway.directory import Directory
 from gateway.documents import DocumentFolder
+from gateway.obligations import Deadlines, load_deadlines
 from gateway.routing import Router
 from gateway.settings import Settings
 from gateway.store import Store
@@ -20,6 +21,7 @@ class Services:
     router: Router
     folder: DocumentFolder
     acceptance: Acceptance
+    deadlines: Deadlines
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -28,4 +30,5 @@ class Services:
         directory = Directory(store)
         router = Router.from_folder(settings.routing_rules, directory)
         folder = DocumentFolder(settings.documents_path)
-        return cls(settings, store, directory, router, folder, Acceptance(settings, store, directory, router, folder))
+        acceptance = Acceptance(settings, store, directory, router, folder)
+        return cls(settings, store, directory, router, folder, acceptance, load_deadlines(settings.deadline_rules, router.rules))

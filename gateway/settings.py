@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     # Default: a private RabbitMQ node under data_dir/rabbitmq.
     broker_url: str | None = None
     routing_rules: Path = PACKAGE_DIR / "rules" / "routing"  # a folder of *.yaml, merged
+    deadline_rules: Path = PACKAGE_DIR / "rules" / "deadlines.yaml"  # which message opens which obligation
     person_key_secret: str = "change-me-in-production"  # HMAC key that turns an ID into a person key
 
     host: str = "127.0.0.1"
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     relay_max_in_flight: int = 1000
     relay_poll_seconds: float = 0.02
     live_poll_seconds: float = 0.05  # how often the live alert stream looks for new alerts
+    watch_seconds: float = 60.0  # how often the watcher looks for newly overdue obligations
     consumer_prefetch: int = 100
     delivery_attempts: int = 5  # then the delivery is parked in the dead-letter queue
     retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000, 120000)

@@ -16,7 +16,6 @@ import pytest
 from gateway.cli import cmd_audit_verify
 from gateway.directory import Directory, load_directory
 from gateway.obligations import (
-    DEADLINE_RULES,
     ESCALATED,
     PERSON,
     Deadlines,
@@ -26,15 +25,16 @@ from gateway.obligations import (
     obligations,
 )
 from gateway.routing import load_rules
-from gateway.settings import PACKAGE_DIR, Settings
+from gateway.settings import Settings
 from gateway.store import AuditEntry, Store, StoredMessage
 from gateway.workdays import COVERED
 from tests.conftest import DEMO_DIRECTORY
 from tests.flows import COURT, JUSTICE_BUREAU, PROCURATORATE, PUBLIC_SECURITY, SUNWU_STATION
 
 CASE = "（2025）鲁1621刑初123号"
-ROUTING = load_rules(PACKAGE_DIR / "rules" / "routing")
-RULES = load_deadlines(DEADLINE_RULES, ROUTING)
+SETTINGS = Settings()
+ROUTING = load_rules(SETTINGS.routing_rules)
+RULES = load_deadlines(SETTINGS.deadline_rules, ROUTING)
 NAMES = {COURT: "惠民县人民法院", JUSTICE_BUREAU: "惠民县司法局", PROCURATORATE: "惠民县人民检察院", PUBLIC_SECURITY: "惠民县公安局"}
 RESIDENCE = {"division_code": "371621", "area_code": "371621001003", "address": "山东省滨州市惠民县孙武街道武定府社区3号楼2单元501室"}
 

@@ -5,46 +5,35 @@ obligations of messages it sent or received."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import subprocess
+import sys
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from gateway import obligations_api
-from gateway.api import create_app
 from gateway.obligations import china_date
-from gateway.services import Services
-from gateway.settings import Settings
 from gateway.workdays import CalendarGap, add_working_days
 from tests.conftest import RunningGateway
-from tests.flows import COURT, JUSTICE_BUREAU, PROCURATORATE, SUNWU_STATION, answering, flow, sample
+from tests.flows import COURT, JUSTICE_BUREAU, PROCURATORATE, SUNWU_STATION, answering, flow, sample, submit
 
 pytestmark = pytest.mark.broker
 
+CASE = "（2025）鲁1621刑初123号"  # the court samples' case
+OVERDUE_CASE = "（2025）鲁1621刑初456号"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 
 
-@pytest.fixture(scope="module")
-def api(fresh_gateway: RunningGateway) -> Iterator[TestClient]:
-    """The gateway's own application over its store, with the obligations router included here
-    until gateway/api.py includes it."""
-    services = Services.build(Settings(data_dir=fresh_gateway.data_dir, broker_url=fresh_gateway.broker_url))
-    app = create_app(services)
-    app.include_router(obligations_api.router)
-    yield TestClient(app)
-    services.store.engine.dispose()
-
-
-def owed(api: TestClient, gateway: RunningGateway, unit: str, status: str | None = None) -> list[dict[str, Any]]:
-    response = api.get("/v1/obligations", params={"status": status} if status else {}, headers={"X-Api-Key": gateway.keys[unit]})
+def owed(gateway: RunningGateway, unit: str, status: str | None = None) -> list[dict[str, Any]]:
+    with gateway.client(unit) as client:
+        response = client.get("/v1/obligations", params={"status": status} if status else {})
     assert response.status_code == 200, response.text
     found: list[dict[str, Any]] = response.json()
     return found
 
 
-def test_the_bureau_owes_the_court_an_opinion_until_it_answers(fresh_gateway: RunningGateway, api: TestClient) -> None:
+def test_the_bureau_owes_the_court_an_opinion_until_it_answers(fresh_gateway: RunningGateway) -> None:
     request_id, _ = flow(
         fresh_gateway,
         COURT,
@@ -54,7 +43,7 @@ def test_the_bureau_owes_the_court_an_opinion_until_it_answers(fresh_gateway: Ru
         attachments={"起诉书.pdf": PDF},
     )
 
-    [bureau] = owed(api, fresh_gateway, JUSTICE_BUREAU, "open")
+    [bureau] = owed(fresh_gateway, JUSTICE_BUREAU, "open")
     assert (bureau["rule"], bureau["opened_by"], bureau["side"], bureau["case_number"]) == (
         "evaluation.opinion",
         request_id,
@@ -67,11 +56,11 @@ def test_the_bureau_owes_the_court_an_opinion_until_it_answers(fresh_gateway: Ru
     except CalendarGap:
         expected = None
     assert bureau["due_on"] == expected
-    [court] = owed(api, fresh_gateway, COURT)
+    [court] = owed(fresh_gateway, COURT)
     assert (court["obligation_id"], court["side"]) == (bureau["obligation_id"], "owed")
-    assert owed(api, fresh_gateway, PROCURATORATE) == []  # the request was not copied to it
-    assert owed(api, fresh_gateway, SUNWU_STATION) == []
-    assert owed(api, fresh_gateway, JUSTICE_BUREAU, "met") == []
+    assert owed(fresh_gateway, PROCURATORATE) == []  # the request was not copied to it
+    assert owed(fresh_gateway, SUNWU_STATION) == []
+    assert owed(fresh_gateway, JUSTICE_BUREAU, "met") == []
 
     opinion = json.loads(answering(sample("canonical", "evaluation.opinion.json"), "canonical", request_id))
     opinion_id, _ = flow(
@@ -83,14 +72,45 @@ def test_the_bureau_owes_the_court_an_opinion_until_it_answers(fresh_gateway: Ru
         attachments={"调查评估意见书.pdf": PDF},
     )
 
-    assert owed(api, fresh_gateway, JUSTICE_BUREAU, "open") == []
-    [met] = owed(api, fresh_gateway, COURT, "met")
+    assert owed(fresh_gateway, JUSTICE_BUREAU, "open") == []
+    [met] = owed(fresh_gateway, COURT, "met")
     assert (met["closed_by"], met["late"], met["escalated_at"]) == (opinion_id, False, None)
-    assert owed(api, fresh_gateway, PROCURATORATE) == []  # a copy of the opinion is not the request
+    assert owed(fresh_gateway, PROCURATORATE) == []  # a copy of the opinion is not the request
 
 
-def test_an_unknown_status_is_refused_in_chinese(fresh_gateway: RunningGateway, api: TestClient) -> None:
-    response = api.get("/v1/obligations", params={"status": "late"}, headers={"X-Api-Key": fresh_gateway.keys[COURT]})
+def test_an_unknown_status_is_refused_in_chinese(fresh_gateway: RunningGateway) -> None:
+    with fresh_gateway.client(COURT) as client:
+        response = client.get("/v1/obligations", params={"status": "late"})
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "request_invalid"
-    assert api.get("/v1/obligations").status_code == 401
+    assert httpx.get(f"{fresh_gateway.base_url}/v1/obligations").status_code == 401
+
+
+def watch_once(gateway: RunningGateway) -> list[dict[str, Any]]:
+    """One pass of `xietong watcher --once` over the running gateway's store; its escalation events."""
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "watcher", "--once"], env=gateway.env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    events = [json.loads(line) for line in done.stderr.decode().splitlines() if line.startswith("{")]
+    return [e for e in events if e["event"] == "obligation.escalated"]
+
+
+def test_the_watcher_escalates_a_missed_report_once_naming_the_police_station(fresh_gateway: RunningGateway) -> None:
+    """A judgment that took effect on 2025-03-17 with nobody enrolled since: the report (and the
+    court's documents) are overdue; the watcher records each once, the report naming the police
+    station of the residence (孙武派出所), and the bureau sees when it was escalated."""
+    judgment = sample("court", "handover.judgment_effective.xml").replace(CASE.encode(), OVERDUE_CASE.encode())
+    response = submit(fresh_gateway, COURT, "court", judgment)
+    assert response.status_code == 202, response.text
+
+    escalated = watch_once(fresh_gateway)
+    assert {(e["rule"], e["case_number"]) for e in escalated} == {
+        ("enrollment.report", OVERDUE_CASE),
+        ("handover.documents", OVERDUE_CASE),
+    }
+    assert watch_once(fresh_gateway) == []  # once: the audit chain remembers
+
+    overdue = {o["rule"]: o for o in owed(fresh_gateway, JUSTICE_BUREAU, "overdue") if o["case_number"] == OVERDUE_CASE}
+    report = overdue["enrollment.report"]
+    assert (report["due_on"], report["alert_unit"], report["side"]) == ("2025-03-27", SUNWU_STATION, "owed")
+    assert report["escalated_at"] is not None
+    assert overdue["handover.documents"]["side"] == "owed"
