@@ -11,7 +11,7 @@ import pika
 import pytest
 from sqlalchemy import select, update
 
-from gateway.broker import DEAD
+from gateway.broker import DEAD, DELIVERIES
 from gateway.broker_node import RabbitNode, free_port
 from gateway.store import AuditEntry, Delivery, Unit
 from tests.conftest import RunningGateway, gateway_in_vhost
@@ -98,3 +98,78 @@ def test_a_parked_push_is_listed_and_replayed_exactly_once(dlq_gateway: RunningG
     finally:
         receiver.close()
         store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def patient_gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """Retries spaced wide enough that a recipient can come back before the last one."""
+    extra = {"XIETONG_DELIVERY_ATTEMPTS": "6", "XIETONG_RETRY_DELAYS_MS": "[500, 1000, 2000, 4000, 8000]"}
+    with gateway_in_vhost(rabbit, tmp_path_factory.mktemp("patient-gateway"), "xietong-patient-test", extra) as gateway:
+        yield gateway
+
+
+def test_a_webhook_that_was_down_receives_everything_once_when_it_is_back(patient_gateway: RunningGateway) -> None:
+    """Every push fails while the procuratorate's endpoint is down; once it is back, the retries
+    deliver each document exactly once, with no operator action."""
+    gateway = patient_gateway
+    port = free_port()
+    store = gateway.store()
+    with store.write() as session:
+        session.execute(update(Unit).where(Unit.code == PROCURATORATE).values(webhook_url=f"http://127.0.0.1:{port}/xietong"))
+    base = (COURT_SAMPLES / "handover.judgment_effective.xml").read_bytes()
+    with gateway.client(COURT) as court:
+        accepted = [
+            court.post("/v1/inbound/court", content=base + f"\n<!-- down {n} -->\n".encode(), headers={"Content-Type": "application/xml"}).json()
+            for n in range(5)
+        ]
+        wanted = {delivery_to(wait_delivered(court, a["message_id"]), PROCURATORATE)["delivery_id"] for a in accepted}
+
+    def all_failed_once() -> bool:
+        with store.read() as session:
+            failed = session.scalars(select(Delivery.delivery_id).where(Delivery.delivery_id.in_(wanted), Delivery.last_error.is_not(None)))
+            return set(failed) == wanted
+
+    assert wait_for(all_failed_once), (gateway.data_dir / "gateway.log").read_text()[-3000:]
+    receiver = WebhookReceiver(port)
+    try:
+
+        def all_pushed() -> bool:
+            with store.read() as session:
+                pushed = session.scalars(select(Delivery.delivery_id).where(Delivery.delivery_id.in_(wanted), Delivery.pushed_at.is_not(None)))
+                return set(pushed) == wanted
+
+        assert wait_for(all_pushed, timeout=60), (gateway.data_dir / "gateway.log").read_text()[-3000:]
+        time.sleep(1)  # room for a second (wrong) push to show up
+        assert sorted(h["X-Xietong-Delivery-Id"] for h, _ in receiver.received) == sorted(wanted)
+        assert dead_count(gateway) == 0
+    finally:
+        receiver.close()
+        with store.write() as session:
+            session.execute(update(Unit).where(Unit.code == PROCURATORATE).values(webhook_url=None))
+        store.engine.dispose()
+
+
+def test_a_poison_delivery_is_parked_and_the_others_still_flow(patient_gateway: RunningGateway) -> None:
+    """A delivery no worker can read (not the gateway's wire format) is retried, parked with its
+    error, listed for the operator, and does not hold up the documents behind it."""
+    gateway = patient_gateway
+    connection = pika.BlockingConnection(pika.URLParameters(gateway.broker_url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            DELIVERIES, "procuratorate", b"\xff not a delivery", pika.BasicProperties(message_id="poison-1", delivery_mode=2)
+        )
+    finally:
+        connection.close()
+    with gateway.client(COURT) as court:
+        accepted = court.post(
+            "/v1/inbound/court",
+            content=(COURT_SAMPLES / "handover.judgment_effective.xml").read_bytes() + b"\n<!-- behind the poison -->\n",
+            headers={"Content-Type": "application/xml"},
+        ).json()
+        assert wait_delivered(court, accepted["message_id"])["status"] == "delivered"
+    assert wait_for(lambda: dead_count(gateway) == 1, timeout=60), (gateway.data_dir / "gateway.log").read_text()[-3000:]
+    listed = xietong(gateway, "dlq", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.startswith("poison-1\tprocuratorate\t尝试6次") for line in listed.stdout.splitlines()), listed.stdout
