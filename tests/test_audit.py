@@ -1,4 +1,5 @@
-"""`xietong audit verify` finds an altered, a removed and a reordered entry of the hash chain."""
+"""`xietong audit verify` finds an altered, a removed and a reordered entry of the hash chain, and
+entries cut off its end when given an anchor kept from an earlier run."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ def build_chain(data_dir: Path) -> Path:
     return data_dir / "xietong.db"
 
 
-def verify(data_dir: Path) -> subprocess.CompletedProcess[str]:
+def verify(data_dir: Path, *options: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "XIETONG_DATA_DIR": str(data_dir), "XIETONG_LOG_FORMAT": "json"}
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "audit", "verify"], env=env, capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "gateway.cli", "audit", "verify", *options]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
 def tamper(db: Path, *statements: tuple[str, tuple[object, ...]]) -> None:
@@ -71,3 +73,15 @@ def test_a_reordered_pair_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "第3条" in result.stdout
     assert "第4条" not in result.stdout
+
+
+def test_entries_cut_off_the_end_are_found_by_a_kept_anchor(tmp_path: Path) -> None:
+    """A shorter chain is still whole; the head hash printed earlier and kept elsewhere shows the cut."""
+    db = build_chain(tmp_path)
+    anchor = verify(tmp_path).stdout.rsplit("链尾哈希 ", 1)[1].strip()
+    assert verify(tmp_path, "--anchor", anchor).returncode == 0
+    tamper(db, ("DELETE FROM audit_log WHERE id > 9", ()))
+    assert verify(tmp_path).returncode == 0  # without the anchor, nothing tells
+    result = verify(tmp_path, "--anchor", anchor)
+    assert result.returncode == 1
+    assert f"审计日志被截断：锚定的链上哈希 {anchor} 已不在链中（现存9条）" in result.stdout

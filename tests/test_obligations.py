@@ -4,7 +4,6 @@ adjusted working weekends; a missed report is escalated once and names the polic
 
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from uuid import uuid4
 
 import pytest
 
-from gateway.cli import cmd_audit_verify
+from gateway.chain import verify_chain
 from gateway.directory import Directory, load_directory
 from gateway.obligations import (
     ESCALATED,
@@ -256,7 +255,7 @@ def test_a_missed_report_is_escalated_once_with_the_police_station_of_the_reside
         SUNWU_STATION,
     )
     assert entries["handover.documents"].details["alert_unit"] is None
-    assert cmd_audit_verify(Settings(database_url=str(store.engine.url)), argparse.Namespace()) == 0
+    assert verify_chain(store).intact
 
 
 def test_rules_that_name_a_role_or_field_the_opening_message_lacks_are_refused() -> None:
