@@ -12,7 +12,11 @@ from pydantic import AfterValidator, BeforeValidator
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
-_CASE_NUMBER = re.compile(r"^（\d{4}）[\u4e00-\u9fff]{1,2}\d{0,4}[\u4e00-\u9fff]{1,8}\d{1,6}号(之[一二三四五六七八九十\d]+)?$")
+_CASE_NUMBER = re.compile(
+    r"（\d{4}）[\u4e00-\u9fff]{1,2}\d{0,4}[\u4e00-\u9fff]{1,8}\d{1,6}号(之[一二三四五六七八九十\d]+)?"  # 人民法院案号
+    r"|[\u4e00-\u9fff]{2,16}〔\d{4}〕\d{1,20}号"  # 人民检察院受案号、文书号，如 惠检刑诉受〔2025〕37162100056号
+    r"|[AJ]\d{22}"  # 公安机关案件编号：A（刑事、行政案件）或 J（警情）加 12 位机关代码、年月与序号
+)
 
 
 def uuid7() -> uuid.UUID:
@@ -68,10 +72,13 @@ def _area_code(value: str) -> str:
 
 
 def _case_number(value: str) -> str:
-    """案号 such as （2025）鲁1621刑初123号; half-width brackets are normalised to full-width."""
+    """The number the sending agency knows the case by: a court's 案号, or before trial the
+    procuratorate's 受案号 or the police's 案件编号 (an evaluation is requested before sentence).
+    Brackets typed half-width, or 〔〕 typed as [] or 【】, are normalised."""
     normalised = value.strip().replace("(", "（").replace(")", "）")
+    normalised = normalised.replace("[", "〔").replace("]", "〕").replace("【", "〔").replace("】", "〕")
     if not _CASE_NUMBER.fullmatch(normalised):
-        raise ValueError(f"案号“{value}”格式不对，应如（2025）鲁1621刑初123号")
+        raise ValueError(f"案号“{value}”格式不对，应如（2025）鲁1621刑初123号、惠检刑诉受〔2025〕37162100056号或公安案件编号A3716215300002025030001")
     return normalised
 
 

@@ -57,3 +57,25 @@ def test_catalog_names_senders_and_answers() -> None:
     assert {"enrollment.registered", "enrollment.failed_to_report"} <= set(kinds())
     with pytest.raises(UnknownKind):
         spec_of("handover.unknown")
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("（2025）鲁1621刑初123号", "（2025）鲁1621刑初123号"),
+        ("（2025）鲁1621刑更45号之一", "（2025）鲁1621刑更45号之一"),
+        ("惠检刑诉受[2025]37162100056号", "惠检刑诉受〔2025〕37162100056号"),
+        ("惠检刑诉受【2025】56号", "惠检刑诉受〔2025〕56号"),
+        ("A3716215300002025030001", "A3716215300002025030001"),
+    ],
+)
+def test_court_procuratorate_and_police_case_numbers_are_accepted(typed: str, stored: str) -> None:
+    """An evaluation is requested before sentence, so the case may only have the procuratorate's
+    or the police's number yet."""
+    assert CaseRef(case_number=typed).case_number == stored
+
+
+@pytest.mark.parametrize("typed", ["2025-123", "A123", "检〔2025〕号", "（2025）鲁1621刑初123号x", "B3716215300002025030001"])
+def test_a_case_number_of_no_known_form_is_refused_in_chinese(typed: str) -> None:
+    with pytest.raises(ValidationError, match="案号.*格式不对"):
+        CaseRef(case_number=typed)

@@ -107,4 +107,4 @@ def test_procuratorate_request_gets_a_single_opinion(fresh_gateway: RunningGatew
         {PROCURATORATE: "evaluation.opinion_to_requester"},
         attachments=OPINION_PDF,
     )
-    assert texts(received[PROCURATORATE])["AJBH"] == "（2025）惠检刑诉56号"
+    assert texts(received[PROCURATORATE])["AJBH"] == "惠检刑诉受〔2025〕37162100056号"
