@@ -20,6 +20,7 @@ from tests.flows import (
     PUBLIC_SECURITY,
     SUNWU_OFFICE,
     SUNWU_STATION,
+    WUDINGFU_GRID,
     answering,
     delivery_to,
     flow,
@@ -75,9 +76,13 @@ def test_consent_then_decision_reaches_every_party_of_both_places(fresh_gateway:
             BINCHENG_PUBLIC_SECURITY: "transfer.new_place",
             SUNWU_STATION: "transfer.old_residence",
             SUNWU_OFFICE: "transfer.old_residence",
+            WUDINGFU_GRID: "transfer.old_residence",
         },
         attachments=FILES,
     )
+    grid = json.loads(received[WUDINGFU_GRID])  # the old grid stops visiting; where the person goes is not its business
+    assert grid["kind"] == "transfer.notice" and set(grid["other"]) == {"decided_on", "report_by"}
+    assert "惠民县" in grid["person"]["address"] and "滨城" not in received[WUDINGFU_GRID].decode()
     assert (
         "<新居住地>" in received[COURT].decode() and "<XJZDXZQH>371602</XJZDXZQH>" in received[SUNWU_STATION].decode()
     )
