@@ -25,6 +25,7 @@ class Agency(StrEnum):
     police = "police"  # 公安机关（公安局、派出所）
     justice = "justice"  # 司法行政（司法局/社区矫正机构、司法所）
     grid = "grid"  # 网格（村居委会、网格员）
+    committee = "committee"  # 县委政法委（社区矫正委员会办公室）：召集联席会议，督办逾期事项
 
 
 class UnitType(StrEnum):
@@ -37,6 +38,7 @@ class UnitType(StrEnum):
     justice_bureau = "justice_bureau"  # 县司法局（社区矫正机构）
     justice_office = "justice_office"  # 司法所
     grid = "grid"  # 网格
+    committee = "committee"  # 县委政法委（县社区矫正委员会办公室）
 
     @property
     def agency(self) -> Agency:
@@ -51,6 +53,7 @@ _AGENCY_OF = {
     UnitType.justice_bureau: Agency.justice,
     UnitType.justice_office: Agency.justice,
     UnitType.grid: Agency.grid,
+    UnitType.committee: Agency.committee,
 }
 
 

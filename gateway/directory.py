@@ -22,7 +22,7 @@ from contracts.common import Agency, UnitType
 from contracts.identifiers import DivisionCode, _credit_code
 from gateway.store import Audit, Division, Store, Unit
 
-COUNTY_LEVEL = {UnitType.court, UnitType.procuratorate, UnitType.public_security_bureau, UnitType.justice_bureau}
+COUNTY_LEVEL = {UnitType.court, UnitType.procuratorate, UnitType.public_security_bureau, UnitType.justice_bureau, UnitType.committee}
 
 
 class DivisionEntry(BaseModel):
