@@ -50,6 +50,13 @@ SENDERS: dict[Agency, dict[str, str]] = {
         "unit_name": "惠民县公安局",
         "division_code": "371621",
     },
+    Agency.committee: {
+        "agency": "committee",
+        "unit_type": "committee",
+        "unit_code": "11371621004370119Y",
+        "unit_name": "惠民县委政法委（县社区矫正委员会办公室）",
+        "division_code": "371621",
+    },
 }
 
 
