@@ -163,6 +163,7 @@ def test_notice_reaches_the_parties_of_both_places(router: Router) -> None:
         "滨州市公安局滨城分局": ("新执行地公安机关", "transfer.new_place"),
         "惠民县公安局孙武派出所": ("原居住地派出所", "transfer.old_residence"),
         "惠民县司法局孙武司法所": ("原居住地司法所", "transfer.old_residence"),
+        "孙武街道武定府社区第一网格": ("原居住地网格", "transfer.old_residence"),
     }
 
 
