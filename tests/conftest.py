@@ -55,6 +55,9 @@ class RunningGateway:
             "XIETONG_BROKER_URL": self.broker_url,
             "XIETONG_PORT": str(self.port),
             "XIETONG_LOG_FORMAT": "json",
+            # The watcher role runs a pass at start, then a day later: tests escalate with
+            # `xietong watcher --once`, so no escalation lands in the middle of a counted change.
+            "XIETONG_WATCH_SECONDS": "86400",
             **self.extra_env,
         }
 
