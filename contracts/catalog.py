@@ -27,6 +27,10 @@ def never(_payload: Mapping[str, Any]) -> bool:
     return False
 
 
+def any_answered(_answered: Mapping[str, Any]) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class KindSpec:
     """A message kind: its payload model, who may send it, what it answers, and how it moves a
@@ -40,6 +44,9 @@ class KindSpec:
     awaits_answer: bool = False  # opens a loop: the recipient owes an answer (e.g. 调查评估委托)
     settles: Callable[[Mapping[str, Any]], bool] = always  # whether this answer (payload, JSON form) closes the loop
     live: bool = False  # an alert: pushed at once to the live stream of every recipient
+    # Why the answered message (its payload, JSON form) does not admit this reply, in Chinese; None
+    # when it does. E.g. no transfer decision may follow the new place's refusal.
+    objection: Callable[[Mapping[str, Any]], str | None] = any_answered
 
     @property
     def message_model(self) -> type[Message[Any]]:

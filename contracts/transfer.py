@@ -4,7 +4,9 @@ for its opinion, and once it consents decides the transfer and tells the parties
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -69,6 +71,11 @@ class TransferNotice(TransferParticulars):
         return self
 
 
+def unless_agreed(reply: Mapping[str, Any]) -> str | None:
+    """A transfer may be decided only on the new place's consent (实施办法第三十条)."""
+    return None if reply["agreed"] else "新执行地社区矫正机构不同意变更执行地，不能据此作出变更决定；请重新征求意见或另行选择执行地"
+
+
 KINDS = [
     KindSpec(
         "transfer.request", "变更执行地征求意见函", TransferRequest, frozenset({Agency.justice}), awaits_answer=True
@@ -89,5 +96,6 @@ KINDS = [
         # the deciding bureau asked, in the same case. The reply already settled the request.
         answers=frozenset({"transfer.reply"}),
         settles=never,
+        objection=unless_agreed,
     ),
 ]

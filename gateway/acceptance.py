@@ -331,6 +331,8 @@ class Acceptance:
             raise Refusal(422, "reply_target_unknown", f"所答复的报文{draft.in_reply_to}不存在或未发给本单位", field="in_reply_to")
         if spec.answers and target.kind not in spec.answers:
             raise Refusal(422, "reply_target_kind", f"“{spec.title}”不能答复{target.kind}类报文", field="in_reply_to")
+        if objection := spec.objection(json.loads(target.body)["payload"]):
+            raise Refusal(422, "reply_target_objects", objection, field="in_reply_to")
         if draft.case is None:
             return target.case_number
         if target.case_number != draft.case.case_number:

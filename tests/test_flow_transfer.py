@@ -101,7 +101,7 @@ def test_consent_then_decision_reaches_every_party_of_both_places(fresh_gateway:
 def test_a_refusal_goes_back_to_the_bureau_that_asked(fresh_gateway: RunningGateway) -> None:
     request = sample("canonical", "transfer.request.json").replace(b"2025-05-08T10:15", b"2025-06-02T08:40")
     asked, _ = flow(fresh_gateway, JUSTICE_BUREAU, "canonical", request, {BINCHENG_JUSTICE_BUREAU: "transfer.consult"})
-    _, received = flow(
+    refused, received = flow(
         fresh_gateway,
         BINCHENG_JUSTICE_BUREAU,
         "canonical",
@@ -109,6 +109,11 @@ def test_a_refusal_goes_back_to_the_bureau_that_asked(fresh_gateway: RunningGate
         {JUSTICE_BUREAU: "transfer.answer"},
     )
     assert json.loads(received[JUSTICE_BUREAU])["payload"]["agreed"] is False
+
+    decided = submit(fresh_gateway, JUSTICE_BUREAU, "canonical", answering(sample("canonical", "transfer.notice.json"), "canonical", refused), FILES)
+    error = decided.json()["error"]
+    assert (decided.status_code, error["code"], error["field"]) == (422, "reply_target_objects", "in_reply_to"), decided.text
+    assert "不同意变更执行地" in error["message"]
 
 
 def test_a_decision_must_follow_the_new_places_answer(fresh_gateway: RunningGateway) -> None:
