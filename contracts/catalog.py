@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 import contracts
-from contracts.common import Agency
+from contracts.common import Agency, DocumentKind
 from contracts.envelope import Draft, Message
 
 
@@ -29,6 +29,10 @@ def never(_payload: Mapping[str, Any]) -> bool:
 
 def any_answered(_answered: Mapping[str, Any]) -> str | None:
     return None
+
+
+def no_documents(_payload: Mapping[str, Any]) -> frozenset[DocumentKind]:
+    return frozenset()
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ class KindSpec:
     # Why the answered message (its payload, JSON form) does not admit this reply, in Chinese; None
     # when it does. E.g. no transfer decision may follow the new place's refusal.
     objection: Callable[[Mapping[str, Any]], str | None] = any_answered
+    # The legal documents of which one at least must travel with it, given its payload (JSON form):
+    # the 解除社区矫正证明书 with a notice of expiry.
+    documents: Callable[[Mapping[str, Any]], frozenset[DocumentKind]] = no_documents
 
     @property
     def message_model(self) -> type[Message[Any]]:

@@ -157,6 +157,24 @@ class DocumentKind(StrEnum):
     other = "other"  # 其他
 
 
+DOCUMENT_TITLES = {
+    DocumentKind.judgment: "判决书",
+    DocumentKind.ruling: "裁定书",
+    DocumentKind.decision: "决定书",
+    DocumentKind.execution_notice: "执行通知书",
+    DocumentKind.case_closure_form: "结案登记表",
+    DocumentKind.indictment: "起诉书",
+    DocumentKind.evaluation_opinion: "调查评估意见书",
+    DocumentKind.evaluation_request: "调查评估委托函",
+    DocumentKind.proposal: "建议书",
+    DocumentKind.correction_notice: "纠正违法通知书",
+    DocumentKind.procuratorial_suggestion: "检察建议书",
+    DocumentKind.termination_certificate: "解除社区矫正证明书",
+    DocumentKind.photo: "现场照片",
+    DocumentKind.other: "其他",
+}  # each kind's title as the documents themselves are headed (and as the court's XML names them)
+
+
 class SupervisionLevel(StrEnum):
     strict = "strict"  # 严管
     ordinary = "ordinary"  # 普管

@@ -3,13 +3,15 @@ followed the person is told, the grid so that its visits stop (社区矫正法�
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from contracts.catalog import KindSpec
-from contracts.common import Agency, Contract, Person, Sentence
+from contracts.common import Agency, Contract, DocumentKind, Person, Sentence
 
 
 class TerminationReason(StrEnum):
@@ -39,6 +41,11 @@ class TerminationNotice(Contract):
         return self
 
 
+def certificate_at_expiry(notice: Mapping[str, Any]) -> frozenset[DocumentKind]:
+    """At expiry the person is given the 解除社区矫正证明书, and every party gets its copy (实施办法第五十三条)."""
+    return frozenset({DocumentKind.termination_certificate}) if notice["reason"] == TerminationReason.expiry else frozenset()
+
+
 KINDS = [
-    KindSpec("termination.notice", "解除/终止社区矫正通知", TerminationNotice, frozenset({Agency.justice})),
+    KindSpec("termination.notice", "解除/终止社区矫正通知", TerminationNotice, frozenset({Agency.justice}), documents=certificate_at_expiry),
 ]

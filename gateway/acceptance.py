@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import InboundError, registry
 from contracts.catalog import spec_of
-from contracts.common import Agency
+from contracts.common import DOCUMENT_TITLES, Agency
 from contracts.envelope import AttachmentClaim, CaseRef, DocumentRef, Draft, Recipient, Sender
 from contracts.identifiers import uuid7
 from gateway.directory import Directory, UnitInfo
@@ -111,6 +111,9 @@ class Acceptance:
             raise Refusal(422, "kind_unsupported", f"“{adapter_name}”适配器不接收“{spec.title}”（{draft.kind}）")
         if unit.agency not in spec.senders:
             raise Refusal(403, "kind_not_allowed", f"{unit.name}无权报送“{spec.title}”（{draft.kind}）")
+        if (required := spec.documents(draft.payload.model_dump(mode="json"))) and not any(c.document_kind in required for c in draft.attachments):
+            titles = "或".join(DOCUMENT_TITLES[kind] for kind in sorted(required))
+            raise Refusal(422, "document_required", f"“{spec.title}”须随附{titles}，请在附件列表中声明并上传", field="attachments")
         attached = self._stage(draft, uploads)
         try:
             return self._store(unit, adapter_name, document, draft, attached)

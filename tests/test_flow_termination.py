@@ -90,6 +90,21 @@ def test_expiry_with_the_certificate_reaches_every_party_and_the_sentencing_cour
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "documents_not_visible")
 
 
+def test_expiry_without_the_certificate_is_refused_and_nothing_is_sent(fresh_gateway: RunningGateway) -> None:
+    def court_notices() -> int:
+        with fresh_gateway.client(COURT) as court:
+            return sum(m["kind"] == "termination.notice" for m in court.get("/v1/inbox", params={"limit": 1000}).json())
+
+    before = court_notices()
+    notice = json.loads(sample("canonical", "termination.notice.json"))
+    notice["attachments"][0]["document_kind"] = "other"  # a document, but not the certificate
+    refused = submit(fresh_gateway, JUSTICE_BUREAU, "canonical", json.dumps(notice, ensure_ascii=False).encode(), {CERTIFICATE: certificate_pdf()})
+    error = refused.json()["error"]
+    assert (refused.status_code, error["code"], error["field"]) == (422, "document_required", "attachments"), refused.text
+    assert "解除社区矫正证明书" in error["message"]
+    assert court_notices() == before
+
+
 def test_death_ends_the_correction_without_a_court_that_never_took_part(fresh_gateway: RunningGateway) -> None:
     """Another case number, in which no court sent anything: the court's copy is left out, not refused."""
     death = sample("canonical", "termination.notice.death.json").replace(

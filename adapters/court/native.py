@@ -18,6 +18,7 @@ from adapters.xmlcodec import (
     code_table,
     under,
 )
+from contracts.common import DOCUMENT_TITLES
 
 GENDER = code_table({"男": "male", "女": "female"})
 YES_NO = code_table({"是": True, "否": False})
@@ -25,24 +26,7 @@ PENALTY = code_table({"有期徒刑": "fixed_term", "拘役": "detention", "管�
 CORRECTION_TYPE = code_table(
     {"管制": "surveillance", "缓刑": "probation", "假释": "parole", "暂予监外执行": "medical_parole"}
 )
-DOCUMENT_KIND = code_table(
-    {
-        "判决书": "judgment",
-        "裁定书": "ruling",
-        "决定书": "decision",
-        "执行通知书": "execution_notice",
-        "结案登记表": "case_closure_form",
-        "起诉书": "indictment",
-        "调查评估意见书": "evaluation_opinion",
-        "调查评估委托函": "evaluation_request",
-        "建议书": "proposal",
-        "纠正违法通知书": "correction_notice",
-        "检察建议书": "procuratorial_suggestion",
-        "解除社区矫正证明书": "termination_certificate",
-        "现场照片": "photo",
-        "其他": "other",
-    }
-)
+DOCUMENT_KIND = code_table({title: kind.value for kind, title in DOCUMENT_TITLES.items()})  # the court names documents by title
 SUPERVISION_LEVEL = code_table({"严管": "strict", "普管": "ordinary", "宽管": "lenient"})
 
 HEADER: tuple[Row, ...] = under(
