@@ -37,6 +37,7 @@ class OutboxRelay:
         self.connection: SelectConnection | None = None
         self.channel: Channel | None = None
         self.in_flight: dict[int, int] = {}  # delivery tag -> outbox id
+        self.confirmed: list[int] = []  # outbox ids confirmed by the broker, not yet marked published
         self.cursor = 0  # highest outbox id handed to the broker on this connection
         self.tag = 0
         self.next_rescan = 0.0
@@ -129,7 +130,7 @@ class OutboxRelay:
             )
             if time.monotonic() >= self.next_rescan:
                 self.next_rescan = time.monotonic() + RESCAN_SECONDS
-                flying = set(self.in_flight.values())
+                flying = {*self.in_flight.values(), *self.confirmed}
                 stale = session.scalars(
                     select(OutboxEntry)
                     .where(OutboxEntry.published_at.is_(None), OutboxEntry.id <= self.cursor)
@@ -160,9 +161,22 @@ class OutboxRelay:
         tags = [t for t in self.in_flight if t <= method.delivery_tag] if method.multiple else [method.delivery_tag]
         ids = [self.in_flight.pop(t) for t in tags if t in self.in_flight]
         if isinstance(method, Basic.Ack):
-            self._mark_published(ids)
+            if ids and not self.confirmed and self.connection is not None:
+                self.connection.ioloop.call_later(0, self._mark_confirmed)
+            self.confirmed += ids
         else:
             log.warning("relay.nacked", entries=len(ids))
+
+    def _mark_confirmed(self) -> None:
+        """Every confirm read in one turn of the I/O loop is marked in one write transaction.
+
+        Should the relay stop before this runs, its entries are simply published again on the
+        next start (consumers are idempotent)."""
+        ids, self.confirmed = self.confirmed, []
+        try:
+            self._mark_published(ids)
+        except Exception:
+            log.exception("relay.mark_failed", entries=len(ids))
 
     def _mark_published(self, ids: list[int]) -> None:
         if not ids:

@@ -1,15 +1,19 @@
 """Durable state through SQLAlchemy: SQLite (WAL) by default, PostgreSQL by settings only.
 
 Write transactions on SQLite start with BEGIN IMMEDIATE, so that concurrent processes queue
-for the write lock instead of failing half-way (and so the audit chain has one head).
+for the write lock instead of failing half-way (and so the audit chain has one head). Before that
+BEGIN, writers of one database file queue on a lock file beside it (see `WriteLock`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,18 +176,52 @@ class Audit:
         self.next_id, self.head = self.next_id + 1, digest
 
 
+class WriteLock:
+    """Writers of one SQLite file queue here, in the kernel, before BEGIN IMMEDIATE.
+
+    SQLite's own busy handler polls with sleeps that grow to 100 ms, so under load the write lock
+    sat idle while every process slept; a blocking flock wakes the next writer the moment the
+    last one commits. The kernel drops the lock of a killed process, as it does SQLite's.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd, self._pid = -1, -1
+
+    def _file(self) -> int:
+        if self._pid != os.getpid():  # a forked child must not share its parent's open lock file
+            self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._threads:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.engine = _engine(url)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        self.write_lock = WriteLock(f"{database}.writelock") if database and database != ":memory:" else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed on success, rolled back entirely on any error."""
-        with self._sessions() as session, session.begin():
+        with self._locked(), self._sessions() as session, session.begin():
             session.connection(execution_options={"xietong_write": True})
             yield session
+
+    def _locked(self) -> AbstractContextManager[None]:
+        return self.write_lock.held() if self.write_lock else nullcontext()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

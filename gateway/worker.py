@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from adapters.base import registry
@@ -27,6 +29,36 @@ from gateway.settings import Settings
 from gateway.store import Audit, Delivery, OutboxEntry, Store, Unit, utcnow
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """A message from the broker, held until the commit of its batch, then acked."""
+
+    method: Any
+    properties: pika.BasicProperties
+    body: bytes
+    push: bool
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A delivery rendered for its recipient, waiting for its batch's write transaction."""
+
+    arrived: Arrived
+    delivery_id: str
+    recipient: str
+    adapter: str
+    media_type: str
+    document: bytes
+    digest: str
+
+
+def _arrival(into: list[Arrived], push: bool) -> Callable[..., None]:
+    def on_message(_channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
+        into.append(Arrived(method, properties, body, push))
+
+    return on_message
 
 
 class Worker:
@@ -52,48 +84,87 @@ class Worker:
         channel.confirm_delivery()  # a retry or parking is confirmed before the original is acked
         declare_topology(channel, registry().keys(), self.settings.retry_delays_ms)
         channel.basic_qos(prefetch_count=self.settings.consumer_prefetch)
+        arrived: list[Arrived] = []
         for key in self.routing_keys:
-            handler = self._push if key == PUSH else self._deliver
-            channel.basic_consume(queue_of(key), self._callback(handler))
+            channel.basic_consume(queue_of(key), _arrival(arrived, push=key == PUSH))
         log.info("worker.consuming", queues=[queue_of(k) for k in self.routing_keys])
-        channel.start_consuming()
+        while True:
+            connection.process_data_events(time_limit=None)  # returns once something arrived (or a heartbeat)
+            batch, arrived[:] = arrived[:], []
+            if batch:
+                self._handle(channel, batch)
 
-    def _callback(self, handler: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
-        def on_message(channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
+    def _handle(self, channel: BlockingChannel, batch: list[Arrived]) -> None:
+        """What arrived together is placed in the inbox in one write transaction (group commit),
+        then acked at once: an ack always follows the commit of its effect, so a crash between the
+        two means a redelivery, which the inbox absorbs."""
+        rendered: list[Rendered] = []
+        for item in batch:
             structlog.contextvars.clear_contextvars()
             try:
-                wire = json.loads(body)
+                wire = json.loads(item.body)
                 structlog.contextvars.bind_contextvars(delivery_id=wire["delivery_id"], message_id=wire.get("message", {}).get("message_id"))
-                handler(wire)
+                if item.push:
+                    self._push(wire)
+                else:
+                    rendered.append(self._render(item, wire))
             except Exception as exc:  # any failure of one delivery must not stop the others
-                self._retry_or_park(channel, method, properties, body, exc)
-            channel.basic_ack(method.delivery_tag)
+                self._retry_or_park(channel, item, exc)
+        structlog.contextvars.clear_contextvars()
+        self._place(channel, rendered)
+        channel.basic_ack(batch[-1].method.delivery_tag, multiple=True)
 
-        return on_message
-
-    def _deliver(self, wire: dict[str, Any]) -> None:
-        """Render the delivery for its recipient and place it in the inbox (once)."""
-        delivery_id, message = wire["delivery_id"], wire["message"]
+    def _render(self, item: Arrived, wire: dict[str, Any]) -> Rendered:
+        """The delivery in its recipient's format and projection."""
         adapter = registry()[wire["adapter"]]
-        rendered = adapter.render(self.router.project(message, wire["projection"]))
-        digest = hashlib.sha256(rendered).hexdigest()
-        with self.store.write() as session:
+        document = adapter.render(self.router.project(wire["message"], wire["projection"]))
+        digest = hashlib.sha256(document).hexdigest()
+        return Rendered(item, wire["delivery_id"], wire["recipient"], adapter.name, adapter.media_type, document, digest)
+
+    def _place(self, channel: BlockingChannel, items: list[Rendered]) -> None:
+        """Place rendered deliveries in the inbox, together; should the shared transaction fail,
+        each alone, so that one bad delivery is retried or parked without the others."""
+        if not items:
+            return
+        try:
+            with self.store.write() as session:
+                placed, missing = self._place_in(session, items)
+        except Exception as exc:
+            if len(items) == 1:
+                self._retry_or_park(channel, items[0].arrived, exc)
+            else:
+                log.warning("delivery.batch_failed", deliveries=len(items), error=repr(exc))
+                for item in items:
+                    self._place(channel, [item])
+            return
+        for item in placed:
+            log.info("delivery.delivered", delivery_id=item.delivery_id, recipient=item.recipient, adapter=item.adapter)
+        for item in missing:
+            self._retry_or_park(channel, item.arrived, LookupError(f"delivery {item.delivery_id} is not in this gateway's store"))
+
+    def _place_in(self, session: Session, items: list[Rendered]) -> tuple[list[Rendered], list[Rendered]]:
+        """Write each delivery into the inbox once: those placed now, and those the store does not know."""
+        audit, placed, missing, now = Audit(session), [], [], utcnow()
+        recipients = {item.recipient for item in items}
+        hooked = {code for code, url in session.execute(select(Unit.code, Unit.webhook_url).where(Unit.code.in_(recipients))) if url}
+        for item in items:
             done = session.execute(
                 update(Delivery)
-                .where(Delivery.delivery_id == delivery_id, Delivery.delivered_at.is_(None))
-                .values(delivered_at=utcnow(), rendered=rendered, rendered_sha256=digest, media_type=adapter.media_type, last_error=None)
+                .where(Delivery.delivery_id == item.delivery_id, Delivery.delivered_at.is_(None))
+                .values(delivered_at=now, rendered=item.document, rendered_sha256=item.digest, media_type=item.media_type, last_error=None)
             ).rowcount
             if not done:
-                if session.get(Delivery, delivery_id) is None:
-                    raise LookupError(f"delivery {delivery_id} is not in this gateway's store")
-                log.info("delivery.redelivered")
-                return
-            Audit(session).append("consumer", "delivery.delivered", delivery_id, recipient=wire["recipient"], rendered_sha256=digest)
-            if session.scalar(select(Unit.webhook_url).where(Unit.code == wire["recipient"])):
-                session.add(
-                    OutboxEntry(routing_key=PUSH, delivery_id=delivery_id, body=json.dumps({"delivery_id": delivery_id}).encode(), created_at=utcnow())
-                )
-        log.info("delivery.delivered", recipient=wire["recipient"], adapter=adapter.name)
+                if session.get(Delivery, item.delivery_id) is None:
+                    missing.append(item)
+                else:
+                    log.info("delivery.redelivered", delivery_id=item.delivery_id)
+                continue
+            audit.append("consumer", "delivery.delivered", item.delivery_id, recipient=item.recipient, rendered_sha256=item.digest)
+            if item.recipient in hooked:
+                body = json.dumps({"delivery_id": item.delivery_id}).encode()
+                session.add(OutboxEntry(routing_key=PUSH, delivery_id=item.delivery_id, body=body, created_at=now))
+            placed.append(item)
+        return placed, missing
 
     def _push(self, wire: dict[str, Any]) -> None:
         """POST the rendered document to the recipient's webhook; 2xx is the proof of receipt."""
@@ -129,7 +200,8 @@ class Worker:
         """A webhook call; brief network blips are retried here, longer outages by the retry queues."""
         return self.http.post(url, content=content, headers=headers).raise_for_status()
 
-    def _retry_or_park(self, channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes, exc: Exception) -> None:
+    def _retry_or_park(self, channel: BlockingChannel, item: Arrived, exc: Exception) -> None:
+        method, properties, body = item.method, item.properties, item.body
         headers = dict(properties.headers or {})
         attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1
         delays = self.settings.retry_delays_ms
