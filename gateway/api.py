@@ -15,10 +15,11 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 
 from adapters.base import registry
 from contracts.catalog import spec_of
-from gateway import cases_api, live, obligations_api
+from gateway import cases_api, console, live, obligations_api
 from gateway.acceptance import Upload
 from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
@@ -150,6 +151,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(cases_api.router)
     app.include_router(live.router)
     app.include_router(obligations_api.router)
+    app.include_router(console.router)
+    app.add_middleware(SessionMiddleware, secret_key=settings.console_secret, session_cookie=console.COOKIE, max_age=console.SESSION_SECONDS, path="/console", same_site="lax")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

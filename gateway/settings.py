@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     routing_rules: Path = PACKAGE_DIR / "rules" / "routing"  # a folder of *.yaml, merged
     deadline_rules: Path = PACKAGE_DIR / "rules" / "deadlines.yaml"  # which message opens which obligation
     person_key_secret: str = "change-me-in-production"  # HMAC key that turns an ID into a person key
+    # Signs the web console's session cookie. In production set XIETONG_CONSOLE_SECRET to a long
+    # random value (e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`), the same
+    # for every API process: whoever knows it can sign in as any unit.
+    console_secret: str = "change-me-in-production"
 
     host: str = "127.0.0.1"
     port: int = 8000
