@@ -162,6 +162,7 @@ def _print_report(base: str, submitted: list[tuple[str, httpx.Client]], keys: di
             print(f"  - {item['title']}（{item['media_type']}）来自 {item['sender_name']}\n      {preview}")
     print("\n=== 去哪里看 ===")
     print(f"  接口文档（OpenAPI）：{base}/docs")
+    print(f"  网页控制台：{base}/console/（用下列任一单位的API密钥登录，例如派出所的实时警情页 {base}/console/live）")
     print(f"  各单位API密钥：{keys_file}")
     print(f"  示例：curl -H 'X-Api-Key: {keys[COURT]}' {base}/v1/messages/{submitted[1][0]}")
     print(f"  派出所实时告警流：curl -N -H 'X-Api-Key: {keys[SUNWU_STATION]}' {base}/v1/live")
