@@ -54,6 +54,9 @@ class KindSpec:
     # The legal documents of which one at least must travel with it, given its payload (JSON form):
     # the 解除社区矫正证明书 with a notice of expiry.
     documents: Callable[[Mapping[str, Any]], frozenset[DocumentKind]] = no_documents
+    # Whether this message (its payload, JSON form) puts its case on the coordinators' list of
+    # cases at risk: an alert, a missed report, a warning, a new offence.
+    at_risk: Callable[[Mapping[str, Any]], bool] = never
 
     @property
     def message_model(self) -> type[Message[Any]]:

@@ -7,7 +7,7 @@ from datetime import date
 
 from pydantic import Field
 
-from contracts.catalog import KindSpec
+from contracts.catalog import KindSpec, always
 from contracts.common import Agency, Contract, Person, Sentence, SupervisionLevel
 
 
@@ -34,5 +34,5 @@ class FailedToReport(Contract):
 
 KINDS = [
     KindSpec("enrollment.registered", "入矫登记通知", Registered, frozenset({Agency.justice})),
-    KindSpec("enrollment.failed_to_report", "未按时报到通知", FailedToReport, frozenset({Agency.justice})),
+    KindSpec("enrollment.failed_to_report", "未按时报到通知", FailedToReport, frozenset({Agency.justice}), at_risk=always),
 ]

@@ -5,8 +5,10 @@ check or a comparison alert, or living somewhere else."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -71,6 +73,11 @@ class Event(Contract):
         return self
 
 
+def offending(payload: Mapping[str, Any]) -> bool:
+    """A detention or a new offence puts the case at risk; a sighting or a move does not."""
+    return payload.get("event_type") in (EventType.detention, EventType.new_offence)
+
+
 KINDS = [
     KindSpec(
         "keyperson.registration", "重点人员列管通知", Registration, frozenset({Agency.justice}), awaits_answer=True
@@ -82,5 +89,5 @@ KINDS = [
         frozenset({Agency.police}),
         answers=frozenset({"keyperson.registration"}),
     ),
-    KindSpec("keyperson.event", "重点人员动态", Event, frozenset({Agency.police}), live=True),
+    KindSpec("keyperson.event", "重点人员动态", Event, frozenset({Agency.police}), live=True, at_risk=offending),
 ]

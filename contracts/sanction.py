@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from contracts.catalog import KindSpec
+from contracts.catalog import KindSpec, always
 from contracts.common import Agency, Contract, CorrectionType, Person, Sentence
 
 
@@ -127,13 +127,14 @@ class Ruling(Contract):
 
 
 KINDS = [
-    KindSpec("sanction.warning", "训诫/警告决定", WarningDecision, frozenset({Agency.justice})),
+    KindSpec("sanction.warning", "训诫/警告决定", WarningDecision, frozenset({Agency.justice}), at_risk=always),
     KindSpec(
         "sanction.penalty_proposal",
         "治安管理处罚建议书",
         PenaltyProposal,
         frozenset({Agency.justice}),
         awaits_answer=True,
+        at_risk=always,
     ),
     KindSpec(
         "sanction.penalty_decision",
@@ -148,6 +149,7 @@ KINDS = [
         RevocationProposal,
         frozenset({Agency.justice}),
         awaits_answer=True,
+        at_risk=always,
     ),
     KindSpec(
         "sanction.ruling",

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
-from contracts.catalog import KindSpec
+from contracts.catalog import KindSpec, always
 from contracts.common import Agency, Contract, Person, SupervisionLevel
 
 Item = Annotated[str, Field(min_length=1, max_length=200)]  # one entry of a list (风险因素、关注重点、异常情况)
@@ -115,8 +115,8 @@ class VisitReport(Contract):
 
 
 KINDS = [
-    KindSpec("supervision.alert", "监管告警", Alert, frozenset({Agency.justice}), live=True),
-    KindSpec("supervision.risk_warning", "风险预警单", RiskWarning, frozenset({Agency.justice})),
+    KindSpec("supervision.alert", "监管告警", Alert, frozenset({Agency.justice}), live=True, at_risk=always),
+    KindSpec("supervision.risk_warning", "风险预警单", RiskWarning, frozenset({Agency.justice}), at_risk=always),
     KindSpec("supervision.visit_task", "走访任务", VisitTask, frozenset({Agency.justice}), awaits_answer=True),
     KindSpec(
         "supervision.visit_report",
