@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,14 +168,19 @@ class Acceptance:
     def _store(
         self, unit: UnitInfo, adapter_name: str, document: bytes, draft: Draft[Any], attached: list[tuple[StagedFile, AttachmentClaim]]
     ) -> Accepted:
+        """Check and route against what is stored, then write in a transaction shared with the
+        submissions that arrive meanwhile (`Store.write_together`).
+
+        The checks and routing read before the write: stored messages and their deliveries never
+        change, so what they found still holds at the commit, and the idempotency key is unique,
+        so a duplicate committed meanwhile is caught by the write itself."""
         source_sha = hashlib.sha256(document).hexdigest()
         key = self._key(unit, adapter_name, document, attached)
-        existing = self._existing(key)
-        if existing:
-            return existing
         received_at = datetime.now(UTC)
-        with self.store.write() as session:
-            lookup = StoreLookup(session)
+        with self.store.read() as session:
+            existing = self._existing_in(session, key)
+            if existing:
+                return existing
             case_number = self._check_reply(unit, draft, session)
             message = {
                 "message_id": str(uuid7()),
@@ -202,22 +207,22 @@ class Acceptance:
                 "payload": draft.payload.model_dump(mode="json"),
             }
             try:
-                planned = self.router.plan(message, lookup)
+                planned = self.router.plan(message, StoreLookup(session))
             except RoutingError as exc:
                 raise Refusal(422, exc.code, exc.message, field=exc.field) from None
-            if not planned:
-                raise Refusal(422, "recipient_unresolved", "按路由规则没有任何收件单位，请核对执行地或居住地")
-            message["recipients"] = [
-                Recipient(unit_code=p.unit.code, unit_name=p.unit.name, role=p.role, rule=p.rule).model_dump(mode="json") for p in planned
-            ]
-            canonical = spec_of(draft.kind).message_model.model_validate(message)
-            body = canonical.model_dump_json()
-            for item, _ in attached:
-                self.folder.commit(item)
-            try:
-                views = self._write(session, unit, key, source_sha, message, body, planned)
-            except IntegrityError as exc:
-                raise _Duplicate from exc
+        if not planned:
+            raise Refusal(422, "recipient_unresolved", "按路由规则没有任何收件单位，请核对执行地或居住地")
+        message["recipients"] = [
+            Recipient(unit_code=p.unit.code, unit_name=p.unit.name, role=p.role, rule=p.rule).model_dump(mode="json") for p in planned
+        ]
+        canonical = spec_of(draft.kind).message_model.model_validate(message)
+        body = canonical.model_dump_json()
+        for item, _ in attached:
+            self.folder.commit(item)
+        try:
+            views = self.store.write_together(lambda session: self._write(session, unit, key, source_sha, message, body, planned))
+        except IntegrityError as exc:
+            raise _Duplicate from exc
         structlog.contextvars.bind_contextvars(message_id=message["message_id"])
         log.info("message.accepted", kind=draft.kind, sender=unit.code, deliveries=len(views), documents=len(attached))
         return Accepted(message["message_id"], draft.kind, False, views)
@@ -232,53 +237,68 @@ class Acceptance:
         body: str,
         planned: list[PlannedDelivery],
     ) -> list[PlannedView]:
+        """The message, its documents, deliveries and outbox entries, and its audit entry: a few
+        multi-row inserts, since this runs while every other writer of the store waits."""
         now = utcnow()
         message_id = message["message_id"]
-        session.add(
-            StoredMessage(
-                message_id=message_id,
-                kind=message["kind"],
-                case_number=message["case"]["case_number"],
-                person_key=message["case"]["person_key"],
-                sender_code=unit.code,
-                in_reply_to=message["in_reply_to"],
-                idempotency_key=key,
-                received_at=now,
-                source_sha256=source_sha,
-                body=body,
-            )
+        session.execute(
+            insert(StoredMessage.__table__),
+            {
+                "message_id": message_id,
+                "kind": message["kind"],
+                "case_number": message["case"]["case_number"],
+                "person_key": message["case"]["person_key"],
+                "sender_code": unit.code,
+                "in_reply_to": message["in_reply_to"],
+                "idempotency_key": key,
+                "received_at": now,
+                "source_sha256": source_sha,
+                "body": body,
+            },
         )
         for ref in message["documents"]:
             if session.get(Document, ref["sha256"]) is None:
-                session.add(Document(sha256=ref["sha256"], size=ref["size"], media_type=ref["media_type"], stored_at=now))
-            session.add(MessageDocument(message_id=message_id, sha256=ref["sha256"]))
-        session.flush()  # parents first: without relationships the unit of work does not order by foreign key
-        views = []
-        for plan in planned:
-            delivery_id = str(uuid7())
-            session.add(
-                Delivery(
-                    delivery_id=delivery_id,
-                    message_id=message_id,
-                    recipient_code=plan.unit.code,
-                    role=plan.role,
-                    rule=plan.rule,
-                    projection=plan.projection,
-                    adapter=plan.unit.adapter,
-                    accepted_at=now,
-                    attempts=0,
-                )
-            )
-            wire = {"delivery_id": delivery_id, "recipient": plan.unit.code, "adapter": plan.unit.adapter, "projection": plan.projection, "message": message}
-            session.add(
-                OutboxEntry(
-                    routing_key=plan.unit.adapter,
-                    delivery_id=delivery_id,
-                    body=json.dumps(wire, ensure_ascii=False).encode(),
-                    created_at=now,
-                )
-            )
-            views.append(PlannedView(delivery_id, plan.unit.code, plan.unit.name, plan.role, plan.rule))
+                row = {"sha256": ref["sha256"], "size": ref["size"], "media_type": ref["media_type"], "stored_at": now}
+                session.execute(insert(Document.__table__), row)
+            session.execute(insert(MessageDocument.__table__), {"message_id": message_id, "sha256": ref["sha256"]})
+        views = [PlannedView(str(uuid7()), plan.unit.code, plan.unit.name, plan.role, plan.rule) for plan in planned]
+        common = {"message_id": message_id, "accepted_at": now, "attempts": 0}
+        session.execute(
+            insert(Delivery.__table__),
+            [
+                {
+                    **common,
+                    "delivery_id": view.delivery_id,
+                    "recipient_code": view.recipient,
+                    "role": view.role,
+                    "rule": view.rule,
+                    "projection": plan.projection,
+                    "adapter": plan.unit.adapter,
+                }
+                for view, plan in zip(views, planned, strict=True)
+            ],
+        )
+        session.execute(
+            insert(OutboxEntry.__table__),
+            [
+                {
+                    "routing_key": plan.unit.adapter,
+                    "delivery_id": view.delivery_id,
+                    "body": json.dumps(
+                        {
+                            "delivery_id": view.delivery_id,
+                            "recipient": view.recipient,
+                            "adapter": plan.unit.adapter,
+                            "projection": plan.projection,
+                            "message": message,
+                        },
+                        ensure_ascii=False,
+                    ).encode(),
+                    "created_at": now,
+                }
+                for view, plan in zip(views, planned, strict=True)
+            ],
+        )
         Audit(session).append(
             unit.code,
             "message.accepted",
@@ -287,17 +307,20 @@ class Acceptance:
             source_sha256=source_sha,
             deliveries=[{"delivery_id": v.delivery_id, "recipient": v.recipient, "rule": v.rule} for v in views],
         )
-        session.flush()
         return views
 
     def _existing(self, key: str) -> Accepted | None:
         with self.store.read() as session:
-            row = session.scalar(select(StoredMessage).where(StoredMessage.idempotency_key == key))
-            if row is None:
-                return None
-            deliveries = session.execute(
-                select(Delivery, Unit.name).join(Unit, Unit.code == Delivery.recipient_code).where(Delivery.message_id == row.message_id)
-            ).all()
+            return self._existing_in(session, key)
+
+    @staticmethod
+    def _existing_in(session: Session, key: str) -> Accepted | None:
+        row = session.scalar(select(StoredMessage).where(StoredMessage.idempotency_key == key))
+        if row is None:
+            return None
+        deliveries = session.execute(
+            select(Delivery, Unit.name).join(Unit, Unit.code == Delivery.recipient_code).where(Delivery.message_id == row.message_id)
+        ).all()
         log.info("message.duplicate", message_id=row.message_id)
         return Accepted(
             row.message_id, row.kind, True, [PlannedView(d.delivery_id, d.recipient_code, name, d.role, d.rule) for d, name in deliveries]

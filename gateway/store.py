@@ -12,10 +12,11 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -29,10 +30,13 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    insert,
     select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -163,15 +167,17 @@ class Audit:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        last = session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
+        table = AuditEntry.__table__
+        last = session.execute(select(table.c.id, table.c.hash).order_by(table.c.id.desc()).limit(1)).first()
         self.next_id, self.head = (last[0] + 1, last[1]) if last else (1, GENESIS)
 
     def append(self, actor: str, event: str, subject: str | None = None, **details: Any) -> None:
         at = utcnow()
         details = json.loads(json.dumps(details, ensure_ascii=False, default=str))
         digest = entry_hash(self.next_id, at, actor, event, subject, details, self.head)
-        self.session.add(
-            AuditEntry(id=self.next_id, at=at, actor=actor, event=event, subject=subject, details=details, prev_hash=self.head, hash=digest)
+        self.session.execute(
+            insert(AuditEntry.__table__),
+            {"id": self.next_id, "at": at, "actor": actor, "event": event, "subject": subject, "details": details, "prev_hash": self.head, "hash": digest},
         )
         self.next_id, self.head = self.next_id + 1, digest
 
@@ -205,6 +211,16 @@ class WriteLock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+@dataclass
+class _Together:
+    """One thread's part of a shared write transaction, and how it went."""
+
+    work: Callable[[Session], Any]
+    done: bool = False
+    result: Any = None
+    error: Exception | None = None
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.engine = _engine(url)
@@ -212,6 +228,9 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         self.write_lock = WriteLock(f"{database}.writelock") if database and database != ":memory:" else None
+        self._waiting: list[_Together] = []
+        self._waiting_lock = threading.Lock()
+        self._committing = threading.Lock()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -219,6 +238,43 @@ class Store:
         with self._locked(), self._sessions() as session, session.begin():
             session.connection(execution_options={"xietong_write": True})
             yield session
+
+    def write_together(self, work: Callable[[Session], T]) -> T:
+        """`work` in a write transaction shared with the work other threads of this process hand in
+        meanwhile (group commit): one BEGIN IMMEDIATE and one commit for all of them, where the
+        write lock of the file, not the CPU, is what every process queues for. Each work runs in
+        its own savepoint, so one that fails (a duplicate, say) takes nothing else with it; the
+        call returns, or raises, only once the shared transaction has committed."""
+        mine = _Together(work)
+        with self._waiting_lock:
+            self._waiting.append(mine)
+        with self._committing:
+            if not mine.done:
+                with self._waiting_lock:
+                    batch, self._waiting = self._waiting, []
+                self._commit_together(batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
+
+    def _commit_together(self, batch: list[_Together]) -> None:
+        failure: Exception | None = RuntimeError("the shared write transaction was interrupted")
+        try:
+            with self.write() as session:
+                for item in batch:
+                    try:
+                        with session.begin_nested():
+                            item.result = item.work(session)
+                    except Exception as exc:
+                        item.error = exc
+            failure = None
+        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+            failure = exc
+        finally:
+            for item in batch:
+                if failure is not None:
+                    item.error, item.result = item.error or failure, None
+                item.done = True
 
     def _locked(self) -> AbstractContextManager[None]:
         return self.write_lock.held() if self.write_lock else nullcontext()
