@@ -119,7 +119,7 @@ def cmd_watcher(settings: Settings, args: argparse.Namespace) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     while True:
-        for obligation in escalate(services.store, services.deadlines, services.directory, utcnow()):
+        for obligation in escalate(services.store, services.deadlines, services.directory, utcnow(), services.acceptance):
             log.warning(
                 "obligation.escalated",
                 rule=obligation.rule,

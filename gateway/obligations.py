@@ -6,6 +6,11 @@ Which message opens which obligation, who owes it and how its due date is counte
 obligations themselves are never stored: they are derived from the stored messages, the rules
 and a `now` (a pure function, so a test can move the clock). Only an escalation is recorded, once,
 in the audit chain: that is the evidence that a missed deadline was made visible (零脱管漏管).
+
+An obligation may also be assigned rather than derived: a joint meeting's decision (联席会议决定)
+owed by a party by a date (`AssignedObligation`, stored). Both kinds are the same `Obligation`, listed and
+escalated by the same functions; an escalation also sends the committee's overdue notice
+(督办通知) to the unit that owes it and the unit the rule names to alert.
 """
 
 from __future__ import annotations
@@ -21,21 +26,29 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from adapters.base import registry
 from contracts.catalog import kinds
 from contracts.common import UnitType
-from gateway.conversations import loops
-from gateway.directory import Directory
-from gateway.routing import RulesFile, dig
-from gateway.store import Audit, AuditEntry, Store, StoredMessage
+from contracts.coordination import OverdueNotice, UnitRef
+from gateway.acceptance import Acceptance
+from gateway.conversations import loops, visible
+from gateway.directory import Directory, UnitInfo
+from gateway.errors import Refusal
+from gateway.routing import Router, RulesFile, dig
+from gateway.store import AssignedObligation, Audit, AuditEntry, Store, StoredMessage
 from gateway.workdays import CalendarGap, add_working_days, next_workday
+
+log = structlog.get_logger(__name__)
 
 CHINA = ZoneInfo("Asia/Shanghai")  # deadlines run by the calendar day in Beijing time
 ESCALATED = "obligation.overdue"  # the audit event of an escalation
 WATCHER = "watcher"  # the audit actor of an escalation
+NOTICE = "coordination.overdue_notice"  # the message an escalation sends
 
 
 class _Strict(BaseModel):
@@ -152,9 +165,9 @@ class Obligation:
     rule: str
     title: str
     basis: str
-    opened_by: str  # the message id that opened it
-    kind: str
-    case_number: str
+    opened_by: str  # the message id that opened it, or the key of an assigned obligation
+    kind: str  # the opening message's kind, or the assigning rule
+    case_number: str | None  # None: an assigned obligation about no particular case
     opened_at: datetime
     owed_by: tuple[Party, ...]
     owed_to: tuple[Party, ...]
@@ -163,6 +176,7 @@ class Obligation:
     closed_by: str | None  # the message that met it
     closed_at: datetime | None
     status: Literal["open", "met", "overdue"]
+    closed_note: str | None = None  # what the owing unit said when it marked an assigned obligation done
 
     @property
     def id(self) -> str:
@@ -176,6 +190,10 @@ class Obligation:
 
 def china_date(at: datetime) -> date:
     return at.astimezone(CHINA).date()
+
+
+def _status(met: bool, due: date | None, today: date) -> Literal["open", "met", "overdue"]:
+    return "met" if met else "overdue" if due is not None and today > due else "open"
 
 
 def _received(message: Mapping[str, Any]) -> datetime:
@@ -260,7 +278,7 @@ def obligations(messages: Iterable[Mapping[str, Any]], rules: Deadlines, now: da
                 due, note = None, str(gap)
             if due is None and note is None:
                 note = "报文缺少计算期限所需的日期"
-            status: Literal["open", "met", "overdue"] = "met" if closer else "overdue" if due is not None and today > due else "open"
+            status = _status(closer is not None, due, today)
             found.append(
                 Obligation(
                     rule=rule.id,
@@ -282,11 +300,43 @@ def obligations(messages: Iterable[Mapping[str, Any]], rules: Deadlines, now: da
     return found
 
 
+def assigned(rows: Iterable[AssignedObligation], now: datetime) -> list[Obligation]:
+    """The assigned obligations as they stand at `now`: met once marked done, overdue after the due date."""
+    today = china_date(now)
+    return [
+        Obligation(
+            rule=row.rule,
+            title=row.title,
+            basis=row.basis,
+            opened_by=row.key,
+            kind=row.rule,
+            case_number=row.case_number,
+            opened_at=row.opened_at,
+            owed_by=(Party(row.owed_by_code, row.owed_by_name),),
+            owed_to=(Party(row.owed_to_code, row.owed_to_name),),
+            due_on=row.due_on,
+            due_note=None,
+            closed_by=None,
+            closed_at=row.met_at,
+            status=_status(row.met_at is not None, row.due_on, today),
+            closed_note=row.met_note,
+        )
+        for row in rows
+    ]
+
+
 def case_messages(session: Session, rules: Deadlines) -> list[StoredMessage]:
     """The stored messages of every case in which some message opened an obligation: the openers
     and everything that may close them."""
     cases = select(StoredMessage.case_number).where(StoredMessage.kind.in_({rule.opened_by for rule in rules.obligations}))
     return list(session.scalars(select(StoredMessage).where(StoredMessage.case_number.in_(cases))).all())
+
+
+def standing(session: Session, rules: Deadlines, stored: Iterable[StoredMessage], now: datetime) -> list[Obligation]:
+    """Every obligation at `now`: those the rules derive from `stored` (the `case_messages`), and
+    every assigned one."""
+    derived = obligations([json.loads(m.body) for m in stored], rules, now)
+    return derived + assigned(session.scalars(select(AssignedObligation)).all(), now)
 
 
 def escalations(session: Session, opened_by: Iterable[str]) -> dict[tuple[str, str], AuditEntry]:
@@ -295,27 +345,78 @@ def escalations(session: Session, opened_by: Iterable[str]) -> dict[tuple[str, s
     return {(str(entry.subject), str(entry.details["rule"])): entry for entry in entries}
 
 
-def escalate(store: Store, rules: Deadlines, directory: Directory, now: datetime) -> list[Obligation]:
+def divisions(obligation: Obligation, directory: Directory) -> list[str]:
+    """The divisions whose units owe or are owed it, those owed first: whose committee coordinates it."""
+    units = [directory.units.get(p.unit_code or "") for p in (*obligation.owed_to, *obligation.owed_by)]
+    return list(dict.fromkeys(unit.division_code for unit in units if unit is not None))
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """An obligation as one unit may see it."""
+
+    obligation: Obligation
+    case_number: str | None  # as the unit's own view shows it
+    closed_by: str | None  # the closing message, when the unit sees it
+    closed_at: datetime | None
+    side: Literal["owes", "owed", "party", "coordinating"]
+    escalation: AuditEntry | None
+
+
+def sightings(session: Session, rules: Deadlines, router: Router, unit: UnitInfo, now: datetime) -> list[Sighting]:
+    """What `unit` may see of every obligation, soonest due first. A coordinator (the committee)
+    sees every obligation of its division without message payloads; any other unit sees one when
+    it sent or received the opening message (seeing the case number and the closing message as its
+    own view shows them), or when it owes or is owed an assigned one."""
+    stored = case_messages(session, rules)
+    views = {seen.message.message_id: seen.view for seen in visible(session, router, unit.code, stored)}
+    coordinator = unit.unit_type is UnitType.committee
+    found: list[Sighting] = []
+    for o in standing(session, rules, stored, now):
+        codes = {p.unit_code for p in (*o.owed_by, *o.owed_to)}
+        owes = any(p.unit_code == unit.code for p in o.owed_by)
+        side: Literal["owes", "owed", "party", "coordinating"] = "owes" if owes else "owed" if unit.code in codes else "party"
+        if coordinator and unit.division_code in divisions(o, router.directory):
+            found.append(Sighting(o, o.case_number, o.closed_by, o.closed_at, side if side != "party" else "coordinating", None))
+        elif o.opened_by in views:
+            shown = o.closed_by in views
+            case_number = (views[o.opened_by].get("case") or {}).get("case_number")
+            found.append(Sighting(o, case_number, o.closed_by if shown else None, o.closed_at if shown else None, side, None))
+        elif o.kind not in kinds() and unit.code in codes:
+            found.append(Sighting(o, o.case_number, None, o.closed_at, side, None))
+    escalated = escalations(session, [s.obligation.opened_by for s in found])
+    found = [Sighting(**{**vars(s), "escalation": escalated.get((s.obligation.opened_by, s.obligation.rule))}) for s in found]
+    return sorted(found, key=lambda s: (s.obligation.due_on or date.max, s.obligation.opened_at))
+
+
+def escalate(store: Store, rules: Deadlines, directory: Directory, now: datetime, acceptance: Acceptance | None = None) -> list[Obligation]:
     """The watcher's step: record each obligation newly overdue at `now`, once (run twice, one
     escalation), with the unit its rule says to alert (the police station of the residence, for
-    a missed report). Returns the obligations escalated by this call.
+    a missed report). With `acceptance`, first send the committee's overdue notice to that unit
+    and the unit that owes it. Returns the obligations escalated by this call.
 
-    Reading and recording happen in one write transaction, so two watchers never escalate twice."""
+    The notice goes first and is the same document every time for one obligation, so acceptance
+    takes a second sending as a duplicate: a watcher that dies between the notice and the record
+    sends no second notice when the next pass escalates. The record re-checks inside its write
+    transaction, so two watchers never escalate twice."""
     by_id = {rule.id: rule for rule in rules.obligations}
-    with store.write() as session:
+    with store.read() as session:
         stored = case_messages(session, rules)
-        bodies = {m.message_id: json.loads(m.body) for m in stored}
-        overdue = [o for o in obligations(bodies.values(), rules, now) if o.status == "overdue"]
+        overdue = [o for o in standing(session, rules, stored, now) if o.status == "overdue"]
         done = escalations(session, [o.opened_by for o in overdue])
-        audit = Audit(session)
-        escalated: list[Obligation] = []
-        for obligation in overdue:
-            if (obligation.opened_by, obligation.rule) in done:
+        bodies = {m.message_id: json.loads(m.body) for m in stored}
+    escalated: list[Obligation] = []
+    for obligation in (o for o in overdue if (o.opened_by, o.rule) not in done):
+        opener = bodies.get(obligation.opened_by)
+        alert = by_id[obligation.rule].alert if obligation.rule in by_id else None
+        place = dig(opener, alert.place) if alert and opener else None
+        unit = directory.resolve(alert.unit_type, place) if alert and isinstance(place, str) else None
+        alerted = UnitRef(role=alert.role, unit_type=unit.unit_type, place=str(place), unit_code=unit.code, unit_name=unit.name) if alert and unit else None
+        notice = send_notice(acceptance, directory, obligation, alerted, opener) if acceptance else None
+        with store.write() as session:
+            if (obligation.opened_by, obligation.rule) in escalations(session, [obligation.opened_by]):
                 continue
-            alert = by_id[obligation.rule].alert
-            place = dig(bodies[obligation.opened_by], alert.place) if alert else None
-            unit = directory.resolve(alert.unit_type, place) if alert and isinstance(place, str) else None
-            audit.append(
+            Audit(session).append(
                 WATCHER,
                 ESCALATED,
                 obligation.opened_by,
@@ -326,6 +427,50 @@ def escalate(store: Store, rules: Deadlines, directory: Directory, now: datetime
                 owed_by=[p.unit_code or p.name for p in obligation.owed_by],
                 alert_role=alert.role if alert else None,
                 alert_unit=unit.code if unit else None,
+                notice=notice,
             )
-            escalated.append(obligation)
+        escalated.append(obligation)
     return escalated
+
+
+def _place_of(unit: UnitInfo) -> str:
+    """A place that locates `unit` in the directory: its division, or the longest code it covers."""
+    return max(unit.covers, key=len) if unit.covers else unit.division_code
+
+
+def send_notice(
+    acceptance: Acceptance, directory: Directory, obligation: Obligation, alerted: UnitRef | None, opener: Mapping[str, Any] | None
+) -> str | None:
+    """Submit the overdue notice (督办通知) as the committee of the obligation's division, to the
+    alerted unit and to the unit that owes it when its format carries the notice; the message id,
+    or None when there is no committee, no case, or nobody to tell."""
+    committee = next((u for d in divisions(obligation, directory) if (u := directory.resolve(UnitType.committee, d))), None)
+    owing = directory.units.get(obligation.owed_by[0].unit_code or "") if len(obligation.owed_by) == 1 else None
+    readable = owing is not None and NOTICE in registry()[owing.adapter].kinds_out
+    owing_ref = UnitRef(role="义务单位", unit_type=owing.unit_type, place=_place_of(owing), unit_code=owing.code, unit_name=owing.name) if owing and readable else None
+    if committee is None or obligation.case_number is None or obligation.due_on is None or not (alerted or owing_ref):
+        return None
+    asked = f"“{obligation.title}”已于{obligation.due_on.isoformat()}到期仍未办结，请{'、'.join(p.name for p in obligation.owed_by)}即行办理"
+    if alerted:
+        asked += f"，请{alerted.unit_name}（{alerted.role}）依职责协助处置"
+    notice = OverdueNotice(
+        obligation_id=obligation.id,
+        title=obligation.title,
+        basis=obligation.basis,
+        due_on=obligation.due_on,
+        owed_by=[p.name for p in obligation.owed_by],
+        owed_to=[p.name for p in obligation.owed_to],
+        owing_unit=owing_ref,
+        alert_unit=alerted,
+        person=((opener or {}).get("payload") or {}).get("person"),
+        request=f"{asked}，并将结果反馈{committee.name}",
+    )
+    draft = {"kind": NOTICE, "case": {"case_number": obligation.case_number}, "payload": notice.model_dump(mode="json")}
+    try:
+        accepted = acceptance.accept(committee, "canonical", json.dumps(draft, ensure_ascii=False, sort_keys=True).encode(), [])
+    except Refusal as refusal:
+        log.warning("overdue_notice.refused", obligation=obligation.id, code=refusal.code, reason=refusal.message)
+        return None
+    log.info("overdue_notice.sent", obligation=obligation.id, message_id=accepted.message_id, duplicate=accepted.duplicate)
+    return accepted.message_id
+

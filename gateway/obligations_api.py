@@ -1,12 +1,13 @@
 """What each unit owes and is owed, with its statutory due date: `GET /v1/obligations`.
 
 A unit sees an obligation only when it sent or received the message that opened it (as with
-conversations), and sees the case number and the closing message only as its own view shows them.
+conversations), and sees the case number and the closing message only as its own view shows them;
+a joint meeting's decision, when it owes or is owed it; the committee (政法委), every obligation of
+its division, without message payloads (`gateway.obligations.sightings`).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -14,8 +15,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from gateway.callers import ERRORS, Caller
-from gateway.conversations import visible
-from gateway.obligations import case_messages, escalations, obligations
+from gateway.obligations import Sighting, sightings
 from gateway.services import Services
 from gateway.store import utcnow
 
@@ -43,10 +43,12 @@ class ObligationOut(BaseModel):
     status: Literal["open", "met", "overdue"]
     closed_by: str | None  # the message that met it, when the caller sees that message
     closed_at: datetime | None
+    closed_note: str | None  # what the owing unit said when it marked an assigned obligation done
     late: bool  # met after the due date
     escalated_at: datetime | None
     alert_unit: str | None  # the unit the escalation alerts, e.g. the police station of the residence
-    side: Literal["owes", "owed", "party"]  # the caller owes it, is owed it, or was told of it
+    notice: str | None  # the message id of the committee's overdue notice (督办通知) the escalation sent
+    side: Literal["owes", "owed", "party", "coordinating"]  # the caller owes it, is owed it, was told of it, or coordinates it
 
 
 @router.get(
@@ -61,42 +63,33 @@ def list_obligations(
     status: Annotated[Literal["open", "overdue", "met"] | None, Query(description="open 未到期 / overdue 已逾期 / met 已办结")] = None,
 ) -> list[ObligationOut]:
     services: Services = request.app.state.services
-    rules = services.deadlines
     with services.store.read() as session:
-        stored = case_messages(session, rules)
-        views = {seen.message.message_id: seen.view for seen in visible(session, services.router, unit.code, stored)}
-        found = [
-            o
-            for o in obligations([json.loads(m.body) for m in stored], rules, utcnow())
-            if o.opened_by in views and status in (None, o.status)
-        ]
-        escalated = escalations(session, [o.opened_by for o in found])
-    out: list[ObligationOut] = []
-    for o in sorted(found, key=lambda o: (o.due_on or date.max, o.opened_at)):
-        entry = escalated.get((o.opened_by, o.rule))
-        owes = any(p.unit_code == unit.code for p in o.owed_by)
-        owed = any(p.unit_code == unit.code for p in o.owed_to)
-        out.append(
-            ObligationOut(
-                obligation_id=o.id,
-                rule=o.rule,
-                title=o.title,
-                basis=o.basis,
-                opened_by=o.opened_by,
-                kind=o.kind,
-                case_number=(views[o.opened_by].get("case") or {}).get("case_number"),
-                opened_at=o.opened_at,
-                owed_by=[PartyOut(unit_code=p.unit_code, name=p.name) for p in o.owed_by],
-                owed_to=[PartyOut(unit_code=p.unit_code, name=p.name) for p in o.owed_to],
-                due_on=o.due_on,
-                due_note=o.due_note,
-                status=o.status,
-                closed_by=o.closed_by if o.closed_by in views else None,
-                closed_at=o.closed_at if o.closed_by in views else None,
-                late=o.late,
-                escalated_at=entry.at if entry else None,
-                alert_unit=entry.details.get("alert_unit") if entry else None,
-                side="owes" if owes else "owed" if owed else "party",
-            )
-        )
-    return out
+        found = sightings(session, services.deadlines, services.router, unit, utcnow())
+    return [obligation_out(s) for s in found if status in (None, s.obligation.status)]
+
+
+def obligation_out(sighting: Sighting) -> ObligationOut:
+    o, entry = sighting.obligation, sighting.escalation
+    return ObligationOut(
+        obligation_id=o.id,
+        rule=o.rule,
+        title=o.title,
+        basis=o.basis,
+        opened_by=o.opened_by,
+        kind=o.kind,
+        case_number=sighting.case_number,
+        opened_at=o.opened_at,
+        owed_by=[PartyOut(unit_code=p.unit_code, name=p.name) for p in o.owed_by],
+        owed_to=[PartyOut(unit_code=p.unit_code, name=p.name) for p in o.owed_to],
+        due_on=o.due_on,
+        due_note=o.due_note,
+        status=o.status,
+        closed_by=sighting.closed_by,
+        closed_at=sighting.closed_at,
+        closed_note=o.closed_note,
+        late=o.late,
+        escalated_at=entry.at if entry else None,
+        alert_unit=entry.details.get("alert_unit") if entry else None,
+        notice=entry.details.get("notice") if entry else None,
+        side=sighting.side,
+    )

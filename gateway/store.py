@@ -15,12 +15,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -160,6 +161,61 @@ def entry_hash(entry_id: int, at: datetime, actor: str, event: str, subject: str
         [entry_id, at.isoformat(), actor, event, subject, details, prev], ensure_ascii=False, sort_keys=True, default=str
     )
     return hashlib.sha256(content.encode()).hexdigest()
+
+
+class JointMeeting(Base):
+    """联席会议: a meeting the committee (政法委) convenes for its division, on a date; its agenda is
+    the issues placed on it."""
+
+    __tablename__ = "joint_meetings"
+    meeting_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    division_code: Mapped[str] = mapped_column(String(12), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    place: Mapped[str] = mapped_column(String(200))
+    convened_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class MeetingIssue(Base):
+    """联席会议议题: a hard inter-agency matter of one division, from an overdue obligation, a case,
+    or by hand; its history is the audit entries whose subject it is."""
+
+    __tablename__ = "meeting_issues"
+    issue_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    division_code: Mapped[str] = mapped_column(String(12), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(16))  # obligation, case or manual
+    origin_ref: Mapped[str | None] = mapped_column(String(200))  # the obligation id or case number it came from
+    parties: Mapped[list[str]]
+    cases: Mapped[list[str]]
+    messages: Mapped[list[str]]
+    meeting_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    opened_by: Mapped[str] = mapped_column(String(32))
+    opened_at: Mapped[datetime]
+
+
+class AssignedObligation(Base):
+    """An obligation assigned by a decision rather than derived from a message: a joint meeting's
+    decision (联席会议决定) owed by a party to the committee by a date, met when marked done."""
+
+    __tablename__ = "assigned_obligations"
+    key: Mapped[str] = mapped_column(String(36), primary_key=True)
+    issue_id: Mapped[str | None] = mapped_column(String(36), index=True)  # the joint-meeting issue that decided it
+    rule: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    basis: Mapped[str] = mapped_column(String(500))
+    case_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    owed_by_code: Mapped[str | None] = mapped_column(String(32), index=True)  # None: a party with no unit in the gateway (民政、卫健)
+    owed_by_name: Mapped[str] = mapped_column(String(100))
+    owed_to_code: Mapped[str] = mapped_column(String(32))
+    owed_to_name: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime]
+    due_on: Mapped[date] = mapped_column(Date)
+    met_at: Mapped[datetime | None]
+    met_by: Mapped[str | None] = mapped_column(String(32))
+    met_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Audit:

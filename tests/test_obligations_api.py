@@ -16,7 +16,8 @@ import pytest
 from gateway.obligations import china_date
 from gateway.workdays import CalendarGap, add_working_days
 from tests.conftest import RunningGateway
-from tests.flows import COURT, JUSTICE_BUREAU, PROCURATORATE, SUNWU_STATION, answering, flow, sample, submit
+from adapters.base import registry
+from tests.flows import COMMITTEE, COURT, JUSTICE_BUREAU, PROCURATORATE, SUNWU_STATION, answering, flow, sample, submit, wait_delivered, xsd_valid
 
 pytestmark = pytest.mark.broker
 
@@ -114,3 +115,21 @@ def test_the_watcher_escalates_a_missed_report_once_naming_the_police_station(fr
     assert (report["due_on"], report["alert_unit"], report["side"]) == ("2025-03-27", SUNWU_STATION, "owed")
     assert report["escalated_at"] is not None
     assert overdue["handover.documents"]["side"] == "owed"
+
+    # The committee of the division coordinates both without having received the judgment, and its
+    # overdue notice (督办通知) reaches the police station of the residence, in police XML.
+    coordinated = {o["rule"]: o for o in owed(fresh_gateway, COMMITTEE, "overdue") if o["case_number"] == OVERDUE_CASE}
+    assert {o["side"] for o in coordinated.values()} == {"coordinating"}
+    assert coordinated["enrollment.report"]["notice"] == report["notice"] is not None
+    assert overdue["handover.documents"]["notice"] is None  # the court's format has no notice: the board shows it
+    with fresh_gateway.client(COMMITTEE) as client:
+        sent = wait_delivered(client, report["notice"])
+    assert [(d["recipient"], d["rule"]) for d in sent["deliveries"]] == [(SUNWU_STATION, "coordination.overdue_alert")]
+    with fresh_gateway.client(SUNWU_STATION) as client:
+        notices = [i for i in client.get("/v1/inbox").json() if i["message_id"] == report["notice"]]
+        assert len(notices) == 1
+        document = client.get(f"/v1/inbox/{notices[0]['delivery_id']}").content
+    assert xsd_valid(document)
+    notice = registry()["police"].parse(document)
+    assert notice.kind == "coordination.overdue_notice" and notice.case.case_number == OVERDUE_CASE
+    assert notice.payload.due_on.isoformat() == "2025-03-27" and "孙武派出所" in notice.payload.request

@@ -4,6 +4,7 @@ functions return for the signed-in unit."""
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from typing import Annotated, Any
 
 import pika.exceptions
@@ -17,11 +18,13 @@ from gateway import live
 from gateway.cases_api import case_timeline, grid_tasks
 from gateway.chain import verify_chain
 from gateway.cli import broker_url
-from gateway.console.web import Signed, api_endpoint, page, router, services_of, signed_in
+from gateway.console.web import AGENCIES, Signed, api_endpoint, page, router, services_of, signed_in
+from gateway.directory import UnitInfo
 from gateway.dlq import list_dead
 from gateway.errors import Refusal
 from gateway.obligations_api import ObligationOut, list_obligations
-from gateway.store import AuditEntry, Delivery, StoredMessage
+from gateway.risk import cases_at_risk
+from gateway.store import AuditEntry, Delivery, StoredMessage, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +54,27 @@ def board(request: Request, unit: Signed) -> HTMLResponse:
     tasks = grid_tasks(request, unit, pending=True, limit=100) if unit.unit_type is UnitType.grid else []
     context = {"owes": _overdue_first(owes), "owed": _overdue_first(owed), "inbox": inbox, "tasks": tasks, "status": OBLIGATION_STATUS}
     context["as_json"] = _as_json
+    if unit.unit_type is UnitType.committee:
+        context |= _coordination(request, unit, [o for o in pending if o.status == "overdue"])
     return page(request, "board.html", context)
+
+
+def _coordination(request: Request, unit: UnitInfo, overdue: list[ObligationOut]) -> dict[str, Any]:
+    """The coordinators' part of the board: the division's overdue obligations by the agency that
+    owes them, and its cases at risk."""
+    services = services_of(request)
+    units = services.directory.units
+    by_agency: dict[str, list[ObligationOut]] = defaultdict(list)
+    late: dict[str, list[str]] = defaultdict(list)
+    for o in overdue:
+        for party in o.owed_by:
+            owing = units.get(party.unit_code or "")
+            by_agency[AGENCIES[owing.agency] if owing else party.name].append(o)
+        if o.case_number:
+            late[o.case_number].append(o.title)
+    with services.store.read() as session:
+        at_risk = cases_at_risk(session, services.directory, unit.division_code, late, utcnow())
+    return {"by_agency": sorted(by_agency.items(), key=lambda item: -len(item[1])), "at_risk": at_risk}
 
 
 def _overdue_first(found: list[ObligationOut]) -> list[ObligationOut]:
