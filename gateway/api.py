@@ -17,9 +17,9 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from adapters.base import registry
+from adapters.base import explain, registry
 from contracts.catalog import spec_of
-from gateway import cases_api, console, live, obligations_api
+from gateway import cases_api, console, live, meetings_api, obligations_api
 from gateway.acceptance import Upload
 from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
@@ -140,7 +140,8 @@ def create_app(services: Services) -> FastAPI:
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": ""}
         field = ".".join(str(p) for p in first["loc"])
-        return JSONResponse(Refusal(422, "request_invalid", f"请求参数 {field} 不正确：{first['msg']}", field=field).body(), 422)
+        reason = explain(first) if "type" in first else ""
+        return JSONResponse(Refusal(422, "request_invalid", f"请求参数 {field} 不正确：{reason}", field=field).body(), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -151,6 +152,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(cases_api.router)
     app.include_router(live.router)
     app.include_router(obligations_api.router)
+    app.include_router(meetings_api.router)
     app.include_router(console.router)
     app.add_middleware(SessionMiddleware, secret_key=settings.console_secret, session_cookie=console.COOKIE, max_age=console.SESSION_SECONDS, path="/console", same_site="lax")
 

@@ -190,10 +190,11 @@ class MeetingIssue(Base):
     parties: Mapped[list[str]]
     cases: Mapped[list[str]]
     messages: Mapped[list[str]]
-    meeting_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    status: Mapped[str] = mapped_column(String(16))
+    meeting_id: Mapped[str | None] = mapped_column(String(36), index=True)  # the meeting whose agenda holds it
     opened_by: Mapped[str] = mapped_column(String(32))
     opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    closed_note: Mapped[str | None] = mapped_column(Text)
 
 
 class AssignedObligation(Base):

@@ -14,6 +14,7 @@ import pytest
 
 from gateway.chain import verify_chain
 from gateway.directory import Directory, load_directory
+from gateway.meetings import DecisionIn, IssueIn, decide, meet, open_issue
 from gateway.obligations import (
     ESCALATED,
     PERSON,
@@ -22,13 +23,21 @@ from gateway.obligations import (
     escalate,
     load_deadlines,
     obligations,
+    sightings,
 )
-from gateway.routing import load_rules
+from gateway.routing import Router, load_rules
 from gateway.settings import Settings
 from gateway.store import AuditEntry, Store, StoredMessage
 from gateway.workdays import COVERED
 from tests.conftest import DEMO_DIRECTORY
-from tests.flows import COURT, JUSTICE_BUREAU, PROCURATORATE, PUBLIC_SECURITY, SUNWU_STATION
+from tests.flows import (
+    COMMITTEE,
+    COURT,
+    JUSTICE_BUREAU,
+    PROCURATORATE,
+    PUBLIC_SECURITY,
+    SUNWU_STATION,
+)
 
 CASE = "（2025）鲁1621刑初123号"
 SETTINGS = Settings()
@@ -272,3 +281,25 @@ def test_rules_that_name_a_role_or_field_the_opening_message_lacks_are_refused()
     data["obligations"][1]["opened_by"] = "enrollment.registered"
     with pytest.raises(ValueError, match="awaits no answer"):
         Deadlines.model_validate(data).check(ROUTING)
+
+
+def test_a_joint_meetings_decision_is_an_obligation_escalated_once_when_it_falls_due(tmp_path: Path) -> None:
+    store = store_with(tmp_path)
+    directory = Directory(store)
+    committee = directory.units[COMMITTEE]
+    decided_at = beijing("2025-09-20T10:00:00")
+    issue = IssueIn(title="撤销缓刑建议久拖未决", summary="建议书已逾三十日未裁定", parties=["court", "justice"])
+    with store.write() as session:
+        opened = open_issue(session, RULES, Router(ROUTING, directory), committee, issue, decided_at)
+        decision = decide(session, directory, committee, opened.issue_id, DecisionIn(text="十日内作出裁定", owed_by=COURT, due_on=date(2025, 9, 30)), decided_at)
+    assert escalate(store, RULES, directory, beijing("2025-09-30T23:00:00")) == []
+    [late] = escalate(store, RULES, directory, beijing("2025-10-01T08:00:00"))
+    assert (late.rule, late.opened_by, late.owed_by[0].unit_code, late.owed_to[0].unit_code) == ("meeting.decision", decision.key, COURT, COMMITTEE)
+    assert escalate(store, RULES, directory, beijing("2025-10-02T08:00:00")) == []
+
+    with store.write() as session:
+        meet(session, directory.units[COURT], opened.issue_id, decision.key, "已裁定撤销缓刑", beijing("2025-10-08T09:00:00"))
+    with store.read() as session:
+        [seen] = sightings(session, RULES, Router(ROUTING, directory), directory.units[COURT], beijing("2025-10-09T09:00:00"))
+    assert (seen.side, seen.obligation.status, seen.obligation.late, seen.escalation is not None) == ("owes", "met", True, True)
+    assert verify_chain(store).intact
