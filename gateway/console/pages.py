@@ -22,6 +22,7 @@ from gateway.console.web import AGENCIES, Signed, api_endpoint, page, router, se
 from gateway.directory import UnitInfo
 from gateway.dlq import list_dead
 from gateway.errors import Refusal
+from gateway.meetings_api import list_issues
 from gateway.obligations_api import ObligationOut, list_obligations
 from gateway.risk import cases_at_risk
 from gateway.store import AuditEntry, Delivery, StoredMessage, utcnow
@@ -60,8 +61,9 @@ def board(request: Request, unit: Signed) -> HTMLResponse:
 
 
 def _coordination(request: Request, unit: UnitInfo, overdue: list[ObligationOut]) -> dict[str, Any]:
-    """The coordinators' part of the board: the division's overdue obligations by the agency that
-    owes them, and its cases at risk."""
+    """The coordinators' part of the board: the open joint-meeting issues, the division's overdue
+    obligations by the agency that owes them (each raised to the joint meeting in one click), and
+    its cases at risk."""
     services = services_of(request)
     units = services.directory.units
     by_agency: dict[str, list[ObligationOut]] = defaultdict(list)
@@ -74,7 +76,13 @@ def _coordination(request: Request, unit: UnitInfo, overdue: list[ObligationOut]
             late[o.case_number].append(o.title)
     with services.store.read() as session:
         at_risk = cases_at_risk(session, services.directory, unit.division_code, late, utcnow())
-    return {"by_agency": sorted(by_agency.items(), key=lambda item: -len(item[1])), "at_risk": at_risk}
+    issues = list_issues(request, unit, None)
+    return {
+        "by_agency": sorted(by_agency.items(), key=lambda item: -len(item[1])),
+        "at_risk": at_risk,
+        "open_issues": [i for i in issues if i.status != "closed"],
+        "raised": {i.origin_ref: i.issue_id for i in issues if i.origin == "obligation"},
+    }
 
 
 def _overdue_first(found: list[ObligationOut]) -> list[ObligationOut]:
