@@ -11,6 +11,7 @@ import mimetypes
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from lxml import etree
 
@@ -64,9 +65,10 @@ def made_up_sha256(filename: str) -> str:
     return hashlib.sha256(f"xietong-test:{filename}".encode()).hexdigest()
 
 
-def stamp(draft: Draft[Any], *, now: datetime | None = None) -> dict[str, Any]:
+def stamp(draft: Draft[Any], *, now: datetime | None = None, message_id: UUID | None = None) -> dict[str, Any]:
     """The canonical message (JSON form) the gateway would make of `draft`: a sender allowed to
-    send its kind, a fresh UUIDv7, times to the second, documents from the claimed attachments."""
+    send its kind, a fresh UUIDv7 (or `message_id`), times to the second, documents from the
+    claimed attachments. With `now` and `message_id` given the result is fully determined."""
     spec = spec_of(draft.kind)
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     sender = SENDERS[min(spec.senders)]
@@ -82,7 +84,7 @@ def stamp(draft: Draft[Any], *, now: datetime | None = None) -> dict[str, Any]:
         for index, claim in enumerate(draft.attachments)
     ]
     message = spec.message_model(
-        message_id=uuid7(),
+        message_id=message_id or uuid7(),
         kind=draft.kind,
         case=draft.case,
         in_reply_to=draft.in_reply_to,
