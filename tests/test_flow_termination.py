@@ -1,7 +1,8 @@
 """Termination end to end: at expiry the 解除社区矫正证明书 reaches the sentencing court, the
 procuratorate, the public security bureau, the police station and the 司法所, each in its own
 format; the grid learns only that its visits end and may not open the certificate. A death
-ends the correction too, the court told only when it is a party of the case."""
+ends the correction too, the court told only when it is a party of the case; so does a
+revocation (撤销缓刑、收监执行), with the court's ruling attached."""
 
 from __future__ import annotations
 
@@ -127,3 +128,58 @@ def test_death_ends_the_correction_without_a_court_that_never_took_part(fresh_ga
     assert "<JCZZYY>2</JCZZYY>" in received[PROCURATORATE].decode()
     assert "心肌梗死" in received[PUBLIC_SECURITY].decode()
     assert "心肌梗死" not in received[WUDINGFU_GRID].decode()
+
+
+def test_revocation_ends_the_correction_and_every_party_reads_why_in_its_own_format(
+    fresh_gateway: RunningGateway,
+) -> None:
+    """撤销缓刑、收监执行: each party learns from its own code table that the correction ended by
+    revocation on the day of 收监, with the court's ruling attached; the grid learns only that its
+    visits end, not what the person did nor the ruling."""
+    judgment = submit(fresh_gateway, COURT, "court", sample("court", "handover.judgment_effective.xml"))
+    assert judgment.status_code == 202, judgment.text
+    ruling = b"%PDF-1.4\n% " + "（2025）鲁1621刑更18号刑事裁定书".encode() + b"\n%%EOF\n"
+    notice, received = flow(
+        fresh_gateway,
+        JUSTICE_BUREAU,
+        "canonical",
+        sample("canonical", "termination.notice.revocation.json"),
+        {
+            COURT: "termination.notify_parties",
+            PROCURATORATE: "termination.notify_parties",
+            PUBLIC_SECURITY: "termination.notify_parties",
+            SUNWU_STATION: "termination.residence",
+            SUNWU_OFFICE: "termination.residence",
+            WUDINGFU_GRID: "termination.residence",
+        },
+        attachments={"撤销缓刑裁定书.pdf": ruling},
+    )
+    court = received[COURT].decode()
+    assert "<解除终止原因>撤销缓刑假释或收监执行终止</解除终止原因>" in court
+    assert "<解除终止日期>2025-08-27</解除终止日期>" in court
+    assert "<JCZZYY>3</JCZZYY>" in received[PROCURATORATE].decode()
+    for police in (PUBLIC_SECURITY, SUNWU_STATION):  # the county bureau and the station that hands him over
+        text = received[police].decode()
+        assert "<JCZZYYDM>3</JCZZYYDM>" in text and "<JCZZRQ>20250827</JCZZRQ>" in text
+        assert "<WSLBDM>11</WSLBDM>" in text  # 裁定书
+    office = json.loads(received[SUNWU_OFFICE])
+    assert (office["payload"]["reason"], office["payload"]["effective_on"]) == ("revocation", "2025-08-27")
+    assert [d["document_kind"] for d in office["documents"]] == ["ruling"]
+    visit = json.loads(received[WUDINGFU_GRID])
+    assert visit["other"] == {"reason": "revocation", "effective_on": "2025-08-27"}
+    assert visit["person"]["id_number"] == "372321********0019"
+    text = received[WUDINGFU_GRID].decode()
+    for hidden in ("收监", "刑更18号", "殴打他人", "危险驾驶罪"):
+        assert hidden not in text, hidden
+
+    digest = hashlib.sha256(ruling).hexdigest()
+    assert all(digest in received[unit].decode() for unit in (COURT, PROCURATORATE, PUBLIC_SECURITY, SUNWU_STATION))
+    with fresh_gateway.client(JUSTICE_BUREAU) as bureau:
+        status = wait_delivered(bureau, notice)
+    for unit in (COURT, PROCURATORATE, PUBLIC_SECURITY, SUNWU_STATION, SUNWU_OFFICE):
+        with fresh_gateway.client(unit) as client:
+            file = client.get(f"/v1/inbox/{delivery_to(status, unit)['delivery_id']}/documents/{digest}")
+        assert (file.status_code, file.content) == (200, ruling), unit
+    with fresh_gateway.client(WUDINGFU_GRID) as grid:
+        refused = grid.get(f"/v1/inbox/{delivery_to(status, WUDINGFU_GRID)['delivery_id']}/documents/{digest}")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "documents_not_visible")
