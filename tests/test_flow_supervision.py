@@ -1,6 +1,8 @@
 """Supervision end to end: the bureau's alerts and risk warnings reach the police station, the
 司法所 and the grid of the residence; the 司法所's visit task reaches the grid, whose visit
-report with photos comes back to the 司法所, and the grid never sees more than a visit needs."""
+report with photos comes back to the 司法所, and the grid never sees more than a visit needs. The
+grid's own task list (`GET /v1/grid/tasks`) holds its tasks only, and forgets an acknowledged one
+unless asked for everything."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ ALERTS = {
     "absconding": ("supervision.alert.absconding.json", "脱管"),
 }
 PHOTOS = ("走访照片1.jpg", "走访照片2.jpg")
+WENHUA_GRID = "371621001005-01"  # 孙武街道文化社区第一网格: the next community, same station and 司法所
 
 
 def residence(rule: str) -> dict[str, str]:
@@ -166,3 +169,60 @@ def test_the_grid_inbox_never_shows_the_full_id_the_offence_or_the_case(fresh_ga
     for text in texts:
         for secret in secrets:
             assert secret not in text, secret
+
+
+def submitted(gateway: RunningGateway, sender: str, body: dict[str, Any]) -> str:
+    response = submit(gateway, sender, "canonical", json.dumps(body, ensure_ascii=False).encode())
+    assert response.status_code == 202, response.text
+    with gateway.client(sender) as client:
+        assert wait_delivered(client, response.json()["message_id"])["status"] == "delivered"
+    message_id: str = response.json()["message_id"]
+    return message_id
+
+
+def tasks_of(gateway: RunningGateway, grid: str, **params: str) -> dict[str, dict[str, Any]]:
+    with gateway.client(grid) as client:
+        response = client.get("/v1/grid/tasks", params=params)
+    assert response.status_code == 200, response.text
+    return {task["message_id"]: task for task in response.json()}
+
+
+def test_the_grid_task_list_holds_its_own_visit_and_alert_and_forgets_what_it_acked(fresh_gateway: RunningGateway) -> None:
+    """What a grid worker's app polls: its visit task and the alert for its grid, not the next
+    community's alert; an acknowledged task leaves the pending list (the default) but stays in the
+    full list with its ack time; only a grid has a task list."""
+    visit = canonical("supervision.visit_task.json")
+    visit["payload"]["due_by"] = "2025-05-21"  # a task of its own, not a duplicate of another test's
+    alert = canonical("supervision.alert.json")
+    alert["payload"]["detected_at"] = "2025-05-14T22:03:41+08:00"
+    elsewhere = canonical("supervision.alert.lost_contact.json")
+    elsewhere["payload"]["person"]["residence"].update(
+        area_code="371621001005", address="山东省滨州市惠民县孙武街道文化社区7号楼3单元201室"
+    )
+    visit_id = submitted(fresh_gateway, SUNWU_OFFICE, visit)
+    alert_id = submitted(fresh_gateway, JUSTICE_BUREAU, alert)
+    elsewhere_id = submitted(fresh_gateway, JUSTICE_BUREAU, elsewhere)
+
+    pending = tasks_of(fresh_gateway, WUDINGFU_GRID)
+    assert {visit_id, alert_id} <= set(pending) and elsewhere_id not in pending
+    assert elsewhere_id in tasks_of(fresh_gateway, WENHUA_GRID)  # it did go to a grid: the other one
+    assert (pending[visit_id]["task"]["title"], pending[visit_id]["task"]["visit"]["due_by"]) == ("走访任务", "2025-05-21")
+    assert pending[alert_id]["task"]["alert"]["type"] == "越界"
+    assert pending[alert_id]["task"]["person"]["id_number"] == "372321********0319"
+    with fresh_gateway.client(WUDINGFU_GRID) as grid:
+        for task in (pending[visit_id], pending[alert_id]):
+            assert task["acked_at"] is None
+            assert task["task"] == grid.get(f"/v1/inbox/{task['delivery_id']}").json()  # the same JSON as its inbox
+        acked = grid.post(f"/v1/inbox/{pending[visit_id]['delivery_id']}/ack")
+    assert acked.status_code == 204, acked.text
+
+    pending = tasks_of(fresh_gateway, WUDINGFU_GRID)
+    assert visit_id not in pending and alert_id in pending
+    everything = tasks_of(fresh_gateway, WUDINGFU_GRID, pending="false")
+    assert everything[visit_id]["acked_at"] is not None and everything[alert_id]["acked_at"] is None
+    assert elsewhere_id not in everything
+
+    for unit in (SUNWU_OFFICE, SUNWU_STATION, JUSTICE_BUREAU):
+        with fresh_gateway.client(unit) as client:
+            refused = client.get("/v1/grid/tasks")
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "grid_only"), unit
