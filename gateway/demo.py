@@ -3,7 +3,9 @@
 It loads the demo directory (court, procuratorate, public security, police stations, justice
 bureau, 司法所, grids of 惠民县 371621), issues a key per unit, starts every role, submits the
 court's handover, the bureau's receipt and the enrollment, a fence-breach alert, and a visit
-task answered by the grid worker's report with photos, and prints where everything went.
+task answered by the grid worker's report with photos; then the county committee takes the
+alerted case to next week's joint meeting and assigns the 司法所 a decision. It prints where
+everything went.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,9 @@ import httpx
 
 from gateway.broker_node import RabbitNode, ensure_rabbitmq_installed
 from gateway.directory import issue_key, load_directory
+from gateway.obligations import china_date
 from gateway.settings import PACKAGE_DIR, Settings
-from gateway.store import Store
+from gateway.store import Store, utcnow
 
 ROOT = PACKAGE_DIR.parent
 COURT = "11371621004370011G"  # 惠民县人民法院
@@ -29,6 +33,8 @@ JUSTICE_BUREAU = "113716210043700740"  # 惠民县司法局
 SUNWU_OFFICE = "11371621004370082T"  # 孙武司法所
 SUNWU_STATION = "1137162100437004XA"  # 孙武派出所
 WUDINGFU_GRID = "371621001003-01"  # 孙武街道武定府社区第一网格
+COMMITTEE = "11371621004370119Y"  # 惠民县委政法委（县社区矫正委员会办公室）
+ALERTED_CASE = "（2024）鲁1621刑初287号"  # the fence-breach sample's case
 COURT_SAMPLES = ROOT / "adapters" / "court" / "samples"
 CANONICAL_SAMPLES = ROOT / "adapters" / "canonical" / "samples"
 GRID_SAMPLES = ROOT / "adapters" / "grid" / "samples"
@@ -54,15 +60,16 @@ def run_demo(settings: Settings, keep_running: bool) -> int:
     base = f"http://{settings.host}:{settings.port}"
     try:
         wait_healthy(base)
-        court, bureau, office, grid = (
+        court, bureau, office, grid, committee = (
             httpx.Client(base_url=base, headers={"X-Api-Key": keys[code]}, timeout=60)
-            for code in (COURT, JUSTICE_BUREAU, SUNWU_OFFICE, WUDINGFU_GRID)
+            for code in (COURT, JUSTICE_BUREAU, SUNWU_OFFICE, WUDINGFU_GRID, COMMITTEE)
         )
         submitted = _submit_samples(court, bureau)
         for message_id, client in submitted:
             _wait_delivered(client, message_id)
         submitted += _submit_supervision(bureau, office, grid)
         _print_report(base, submitted, keys, names, keys_file)
+        _coordinate(committee)
         if not keep_running:
             return 0
         print("\n网关运行中，按 Ctrl-C 结束。")
@@ -131,6 +138,30 @@ def _submit_supervision(bureau: httpx.Client, office: httpx.Client, grid: httpx.
     answered = _submit(grid, "grid", files=files)
     _wait_delivered(grid, answered)
     return [(alert, bureau), (task, office), (answered, grid)]
+
+
+def _coordinate(committee: httpx.Client) -> None:
+    """The committee opens a joint-meeting issue on the alerted case, convenes next week's meeting,
+    puts the issue on its agenda and assigns the 司法所 a decision, which becomes its obligation."""
+
+    def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = committee.post(path, json=body)
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"联席会议操作失败 {response.status_code}: {response.text}")
+        found: dict[str, Any] = response.json()
+        return found
+
+    issue = call("/v1/issues", {"from_case": ALERTED_CASE})
+    today = china_date(utcnow())
+    meeting = call("/v1/meetings", {"held_on": str(today + timedelta(days=7)), "place": "惠民县委政法委三楼会议室"})
+    call(f"/v1/issues/{issue['issue_id']}/agenda", {"meeting_id": meeting["meeting_id"]})
+    decision = {"text": "三日内约谈矫正对象并核查越界原因", "owed_by": SUNWU_OFFICE, "due_on": str(today + timedelta(days=3))}
+    issue = call(f"/v1/issues/{issue['issue_id']}/decisions", decision)
+    print("\n=== 联席会议 ===")
+    print(f"  议题：{issue['title']}（{issue['status_name']}），参加单位：{'、'.join(p['name'] for p in issue['parties'])}")
+    print(f"  会议：{meeting['held_on']}，{meeting['place']}")
+    for d in issue["decisions"]:
+        print(f"  决定：{d['text']}，承办 {d['owed_by_name']}，期限 {d['due_on']}（已成为其应办事项：GET /v1/obligations）")
 
 
 def _wait_delivered(client: httpx.Client, message_id: str) -> None:
