@@ -19,7 +19,10 @@ DELIVERIES = "xietong.deliveries"
 RETRY = "xietong.retry"
 DEAD = "xietong.dead"
 PUSH = "push"
-DELAY_HEADER = "x-xietong-delay"
+# No "x-" prefix: a headers exchange ignores binding arguments that start with "x-", so a binding
+# on "x-xietong-delay" matched every message and each retry went to every retry queue at once.
+DELAY_HEADER = "xietong-delay"
+LEGACY_DELAY_HEADER = "x-xietong-delay"
 ATTEMPT_HEADER = "x-xietong-attempt"
 
 
@@ -80,3 +83,5 @@ def declare_topology(channel: BlockingChannel, routing_keys: Iterable[str], dela
             },
         )
         channel.queue_bind(queue, RETRY, arguments={"x-match": "all", DELAY_HEADER: delay})
+        # the match-everything binding of earlier versions (unbinding a missing binding is a no-op)
+        channel.queue_unbind(queue, RETRY, arguments={"x-match": "all", LEGACY_DELAY_HEADER: delay})

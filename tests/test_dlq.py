@@ -1,7 +1,9 @@
-"""A push that failed every attempt is parked, listed, and after the fault is fixed replayed once."""
+"""A push that keeps failing is retried with growing delays, then parked and listed; after the fault
+is fixed it is replayed (all, or one by id) and delivered once."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -98,6 +100,107 @@ def test_a_parked_push_is_listed_and_replayed_exactly_once(dlq_gateway: RunningG
     finally:
         receiver.close()
         store.engine.dispose()
+
+
+def park_pushes(gateway: RunningGateway, count: int, port: int, tag: str) -> list[str]:
+    """`count` court judgments whose push to the procuratorate (webhook on `port`, nothing listening)
+    fails every attempt; returns their delivery ids once all are parked."""
+    store = gateway.store()
+    with store.write() as session:
+        session.execute(update(Unit).where(Unit.code == PROCURATORATE).values(webhook_url=f"http://127.0.0.1:{port}/xietong"))
+    base = (COURT_SAMPLES / "handover.judgment_effective.xml").read_bytes()
+    with gateway.client(COURT) as court:
+        accepted = [
+            court.post("/v1/inbound/court", content=base + f"\n<!-- {tag} {n} -->\n".encode(), headers={"Content-Type": "application/xml"}).json()
+            for n in range(count)
+        ]
+        ids = [delivery_to(wait_delivered(court, a["message_id"]), PROCURATORATE)["delivery_id"] for a in accepted]
+
+    def all_parked() -> bool:
+        with store.read() as session:
+            parked = set(session.scalars(select(AuditEntry.subject).where(AuditEntry.event == "delivery.dead_lettered", AuditEntry.subject.in_(ids))))
+        return parked == set(ids)
+
+    try:
+        assert wait_for(all_parked), (gateway.data_dir / "gateway.log").read_text()[-3000:]
+    finally:
+        store.engine.dispose()
+    return ids
+
+
+def test_replaying_one_delivery_by_id_replays_that_one_only_and_delivers_it_once(dlq_gateway: RunningGateway) -> None:
+    """An operator replays the one delivery whose fault is fixed; the others stay parked for later."""
+    gateway = dlq_gateway
+    port = free_port()
+    chosen, other = park_pushes(gateway, 2, port, "one by id")
+    assert wait_for(lambda: dead_count(gateway) == 2)
+    store = gateway.store()
+    receiver = WebhookReceiver(port)  # the fault is fixed
+
+    def pushed(delivery_id: str) -> bool:
+        with store.read() as session:
+            return session.scalar(select(Delivery.pushed_at).where(Delivery.delivery_id == delivery_id)) is not None
+
+    def pushes() -> list[str]:
+        return [headers["X-Xietong-Delivery-Id"] for headers, _ in receiver.received]
+
+    try:
+        replayed = xietong(gateway, "dlq", "replay", chosen)
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        assert f"已重放：{chosen}" in replayed.stdout and "共重放1条" in replayed.stdout and other not in replayed.stdout
+        assert wait_for(lambda: pushed(chosen))
+        assert pushes() == [chosen]
+        assert not pushed(other)  # still parked, listed, untouched
+        assert dead_count(gateway) == 1
+        listed = xietong(gateway, "dlq", "list")
+        assert [line.split("\t")[0] for line in listed.stdout.splitlines()[:-1]] == [other], listed.stdout
+
+        again = xietong(gateway, "dlq", "replay", other)  # a stray second push of `chosen` would queue before this one
+        assert again.returncode == 0 and f"已重放：{other}" in again.stdout, again.stdout + again.stderr
+        assert wait_for(lambda: pushed(other))
+        assert pushes() == [chosen, other]  # each delivered once
+        assert dead_count(gateway) == 0
+        with store.read() as session:
+            replays = session.scalars(select(AuditEntry.subject).where(AuditEntry.event == "delivery.replayed", AuditEntry.subject.in_([chosen, other])))
+            assert sorted(replays) == sorted([chosen, other])
+    finally:
+        receiver.close()
+        with store.write() as session:
+            session.execute(update(Unit).where(Unit.code == PROCURATORATE).values(webhook_url=None))
+        store.engine.dispose()
+
+
+RETRY_DELAYS_MS = (200, 1000, 3000)
+
+
+@pytest.fixture(scope="module")
+def backoff_gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """Four attempts, the retry delays growing (shortened from the production 1 s, 5 s, 30 s, 2 min)."""
+    extra = {"XIETONG_DELIVERY_ATTEMPTS": "4", "XIETONG_RETRY_DELAYS_MS": json.dumps(RETRY_DELAYS_MS)}
+    with gateway_in_vhost(rabbit, tmp_path_factory.mktemp("backoff-gateway"), "xietong-backoff-test", extra) as gateway:
+        yield gateway
+
+
+def test_a_failing_push_is_retried_with_growing_delays_then_parked(backoff_gateway: RunningGateway) -> None:
+    """Retries back off rather than hammer a recipient that is down, and stop after the set number."""
+    gateway = backoff_gateway
+    (delivery_id,) = park_pushes(gateway, 1, free_port(), "backoff")
+    store = gateway.store()
+    with store.read() as session:
+        failures = session.execute(
+            select(AuditEntry.at, AuditEntry.event, AuditEntry.details)
+            .where(AuditEntry.subject == delivery_id, AuditEntry.event.in_(["delivery.failed", "delivery.dead_lettered"]))
+            .order_by(AuditEntry.id)
+        ).all()
+        attempts = session.scalar(select(Delivery.attempts).where(Delivery.delivery_id == delivery_id))
+    store.engine.dispose()
+    assert [event for _, event, _ in failures] == ["delivery.failed"] * 3 + ["delivery.dead_lettered"]
+    assert [details["attempt"] for _, _, details in failures] == [1, 2, 3, 4] and attempts == 4
+    times = [at for at, _, _ in failures]
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)]
+    assert all(shorter < longer for shorter, longer in zip(gaps, gaps[1:], strict=False)), gaps  # each wait longer than the last
+    assert all(gap >= delay / 1000 for gap, delay in zip(gaps, RETRY_DELAYS_MS, strict=True)), gaps  # each waited out its delay
+    assert wait_for(lambda: dead_count(gateway) == 1)  # parked once, not once per retry queue
 
 
 @pytest.fixture(scope="module")
