@@ -9,8 +9,9 @@ and met like any other. Every change is an audit entry whose subject is the issu
 issue's history, so a minute cannot be rewritten unnoticed.
 
 Only the committee of the division changes an issue. A county-level unit of a party agency sees the
-issues of its division that name its agency; any unit sees an issue in which it owes a decision;
-linked messages are shown only to a unit that sent or received them.
+issues of its division that name its agency; any unit sees an issue in which it owes a decision,
+and only member agencies' units can owe one (never a grid, whose projection a case file would
+break); linked messages are shown only to a unit that sent or received them.
 """
 
 from __future__ import annotations
@@ -277,6 +278,8 @@ def decide(session: Session, directory: Directory, unit: UnitInfo, issue_id: str
     owing = directory.units.get(decision.owed_by) if decision.owed_by else None
     if decision.owed_by and owing is None:
         raise Refusal(422, "unit_unknown", f"目录中没有代码为{decision.owed_by}的单位", field="owed_by")
+    if owing is not None and PARTY_OF.get(owing.agency) is None:
+        raise Refusal(422, "unit_not_member", f"{owing.name}不是联席会议成员单位，请交办其所属的司法所或派出所", field="owed_by")
     if decision.due_on < china_date(now):
         raise Refusal(422, "date_in_past", f"办结期限{decision.due_on}已过，请填写今天或以后的日期", field="due_on")
     case_number = decision.case_number or (issue.cases[0] if len(issue.cases) == 1 else None)

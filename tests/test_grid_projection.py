@@ -20,7 +20,7 @@ from stdnum.cn import ric
 
 from gateway.store import Delivery, StoredMessage
 from tests.conftest import RunningGateway
-from tests.flows import COURT, JUSTICE_BUREAU, SUNWU_OFFICE, WUDINGFU_GRID, sample, submit, wait_delivered
+from tests.flows import COMMITTEE, COURT, JUSTICE_BUREAU, SUNWU_OFFICE, WUDINGFU_GRID, sample, submit, wait_delivered
 from tests.test_handover_flow import ATTACHMENTS, COURT_SAMPLES, submit_documents
 
 pytestmark = pytest.mark.broker
@@ -71,7 +71,14 @@ def test_no_endpoint_gives_the_grid_a_field_outside_its_projection(fresh_gateway
     secrets |= set(shas)
     assert "372321198506120019" in secrets and "（2025）鲁1621刑初123号" in secrets and "危险驾驶罪" in secrets
 
+    # The committee takes the case to the joint meeting: the grid sees neither the issue nor its case.
+    with gateway.client(COMMITTEE) as committee:
+        issue = committee.post("/v1/issues", json={"from_case": "（2025）鲁1621刑初123号"}).json()
+        refused = committee.post(f"/v1/issues/{issue['issue_id']}/decisions", json={"text": "加强走访", "owed_by": WUDINGFU_GRID, "due_on": "2099-01-01"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "unit_not_member")
+
     values = {
+        "issue_id": [issue["issue_id"]],
         "delivery_id": grid_deliveries + all_deliveries,
         "message_id": message_ids,
         "case_key": sorted(s for s in secrets if s.startswith("（") or len(s) == 32),
@@ -96,7 +103,7 @@ def test_no_endpoint_gives_the_grid_a_field_outside_its_projection(fresh_gateway
                 response = grid.get(url)
                 assert response.status_code < 500, (url, response.text)
                 answers.append(response.text)
-    assert covered >= {"/v1/inbox", "/v1/inbox/{delivery_id}", "/v1/grid/tasks", "/v1/cases/{case_key}", "/v1/live"}
+    assert covered >= {"/v1/inbox", "/v1/inbox/{delivery_id}", "/v1/grid/tasks", "/v1/cases/{case_key}", "/v1/live", "/v1/issues/{issue_id}", "/v1/meetings"}
 
     seen = "\n".join(answers)
     assert "李建国" in seen and "372321********0319" in seen  # the grid does see its people, masked
