@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
@@ -155,6 +157,13 @@ def issue_out(found: IssueView) -> IssueOut:
     )
 
 
+def _change(request: Request, unit: UnitInfo, issue_id: str, work: Callable[[Session], object]) -> IssueOut:
+    """`work` in a write transaction, then the issue as the caller now sees it."""
+    with _services(request).store.write() as session:
+        work(session)
+    return _visible(request, unit, issue_id)
+
+
 def _visible(request: Request, unit: UnitInfo, issue_id: str) -> IssueOut:
     services = _services(request)
     with services.store.read() as session:
@@ -192,17 +201,13 @@ def get_issue(request: Request, unit: Caller, issue_id: IssueId) -> IssueOut:
 
 @router.post("/v1/issues/{issue_id}/agenda", response_model=IssueOut, responses=ERRORS, summary="政法委：将议题列入一次会议的议程")
 def put_on_agenda(request: Request, unit: Caller, issue_id: IssueId, body: AgendaIn) -> IssueOut:
-    with _services(request).store.write() as session:
-        schedule(session, unit, issue_id, body.meeting_id)
-    return _visible(request, unit, issue_id)
+    return _change(request, unit, issue_id, lambda session: schedule(session, unit, issue_id, body.meeting_id))
 
 
 @router.post("/v1/issues/{issue_id}/decisions", status_code=201, response_model=IssueOut, responses=ERRORS, summary="政法委：记录会议决定（交办一方限期办理，成为应办事项）")
 def record_decision(request: Request, unit: Caller, issue_id: IssueId, body: DecisionIn) -> IssueOut:
-    services = _services(request)
-    with services.store.write() as session:
-        decide(session, services.directory, unit, issue_id, body, utcnow())
-    return _visible(request, unit, issue_id)
+    directory = _services(request).directory
+    return _change(request, unit, issue_id, lambda session: decide(session, directory, unit, issue_id, body, utcnow()))
 
 
 @router.post(
@@ -212,23 +217,17 @@ def record_decision(request: Request, unit: Caller, issue_id: IssueId, body: Dec
     summary="承办单位（或代无平台账号单位的政法委）：报告决定事项办结",
 )
 def decision_done(request: Request, unit: Caller, issue_id: IssueId, decision_id: Annotated[str, Path(min_length=1, max_length=36)], body: NoteIn) -> IssueOut:
-    with _services(request).store.write() as session:
-        meet(session, unit, issue_id, decision_id, body.note, utcnow())
-    return _visible(request, unit, issue_id)
+    return _change(request, unit, issue_id, lambda session: meet(session, unit, issue_id, decision_id, body.note, utcnow()))
 
 
 @router.post("/v1/issues/{issue_id}/close", response_model=IssueOut, responses=ERRORS, summary="政法委：办结议题（各项决定均已办结）")
 def close_issue(request: Request, unit: Caller, issue_id: IssueId, body: NoteIn) -> IssueOut:
-    with _services(request).store.write() as session:
-        close(session, unit, issue_id, body.note, utcnow())
-    return _visible(request, unit, issue_id)
+    return _change(request, unit, issue_id, lambda session: close(session, unit, issue_id, body.note, utcnow()))
 
 
 @router.post("/v1/issues/{issue_id}/reopen", response_model=IssueOut, responses=ERRORS, summary="政法委：重新打开已办结的议题")
 def reopen_issue(request: Request, unit: Caller, issue_id: IssueId, body: NoteIn) -> IssueOut:
-    with _services(request).store.write() as session:
-        reopen(session, unit, issue_id, body.note)
-    return _visible(request, unit, issue_id)
+    return _change(request, unit, issue_id, lambda session: reopen(session, unit, issue_id, body.note))
 
 
 def meeting_out(meeting: JointMeeting, agenda: list[tuple[MeetingIssue, str]]) -> MeetingOut:

@@ -102,19 +102,27 @@ def test_a_parked_push_is_listed_and_replayed_exactly_once(dlq_gateway: RunningG
         store.engine.dispose()
 
 
-def park_pushes(gateway: RunningGateway, count: int, port: int, tag: str) -> list[str]:
-    """`count` court judgments whose push to the procuratorate (webhook on `port`, nothing listening)
-    fails every attempt; returns their delivery ids once all are parked."""
+def push_judgments(gateway: RunningGateway, count: int, port: int, tag: str) -> list[str]:
+    """`count` court judgments (made distinct by `tag`) pushed to the procuratorate's webhook on
+    `port`; their procuratorate delivery ids once each is in its inbox."""
     store = gateway.store()
     with store.write() as session:
         session.execute(update(Unit).where(Unit.code == PROCURATORATE).values(webhook_url=f"http://127.0.0.1:{port}/xietong"))
+    store.engine.dispose()
     base = (COURT_SAMPLES / "handover.judgment_effective.xml").read_bytes()
     with gateway.client(COURT) as court:
         accepted = [
             court.post("/v1/inbound/court", content=base + f"\n<!-- {tag} {n} -->\n".encode(), headers={"Content-Type": "application/xml"}).json()
             for n in range(count)
         ]
-        ids = [delivery_to(wait_delivered(court, a["message_id"]), PROCURATORATE)["delivery_id"] for a in accepted]
+        return [delivery_to(wait_delivered(court, a["message_id"]), PROCURATORATE)["delivery_id"] for a in accepted]
+
+
+def park_pushes(gateway: RunningGateway, count: int, port: int, tag: str) -> list[str]:
+    """`count` court judgments whose push to the procuratorate (webhook on `port`, nothing listening)
+    fails every attempt; returns their delivery ids once all are parked."""
+    ids = push_judgments(gateway, count, port, tag)
+    store = gateway.store()
 
     def all_parked() -> bool:
         with store.read() as session:
@@ -216,16 +224,8 @@ def test_a_webhook_that_was_down_receives_everything_once_when_it_is_back(patien
     deliver each document exactly once, with no operator action."""
     gateway = patient_gateway
     port = free_port()
+    wanted = set(push_judgments(gateway, 5, port, "down"))
     store = gateway.store()
-    with store.write() as session:
-        session.execute(update(Unit).where(Unit.code == PROCURATORATE).values(webhook_url=f"http://127.0.0.1:{port}/xietong"))
-    base = (COURT_SAMPLES / "handover.judgment_effective.xml").read_bytes()
-    with gateway.client(COURT) as court:
-        accepted = [
-            court.post("/v1/inbound/court", content=base + f"\n<!-- down {n} -->\n".encode(), headers={"Content-Type": "application/xml"}).json()
-            for n in range(5)
-        ]
-        wanted = {delivery_to(wait_delivered(court, a["message_id"]), PROCURATORATE)["delivery_id"] for a in accepted}
 
     def all_failed_once() -> bool:
         with store.read() as session:

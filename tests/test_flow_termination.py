@@ -29,6 +29,16 @@ from tests.flows import (
 
 pytestmark = pytest.mark.broker
 
+# Every termination, with the sentencing court a party of the case: the recipients and their rules.
+NOTIFIED = {
+    COURT: "termination.notify_parties",
+    PROCURATORATE: "termination.notify_parties",
+    PUBLIC_SECURITY: "termination.notify_parties",
+    SUNWU_STATION: "termination.residence",
+    SUNWU_OFFICE: "termination.residence",
+    WUDINGFU_GRID: "termination.residence",
+}
+
 CERTIFICATE = "解除社区矫正证明书.pdf"
 
 
@@ -63,14 +73,7 @@ def test_expiry_with_the_certificate_reaches_every_party_and_the_sentencing_cour
         JUSTICE_BUREAU,
         "canonical",
         sample("canonical", "termination.notice.json"),
-        {
-            COURT: "termination.notify_parties",
-            PROCURATORATE: "termination.notify_parties",
-            PUBLIC_SECURITY: "termination.notify_parties",
-            SUNWU_STATION: "termination.residence",
-            SUNWU_OFFICE: "termination.residence",
-            WUDINGFU_GRID: "termination.residence",
-        },
+        NOTIFIED,
         attachments={CERTIFICATE: pdf},
     )
     assert "<解除终止原因>矫正期满解除</解除终止原因>" in received[COURT].decode()
@@ -144,14 +147,7 @@ def test_revocation_ends_the_correction_and_every_party_reads_why_in_its_own_for
         JUSTICE_BUREAU,
         "canonical",
         sample("canonical", "termination.notice.revocation.json"),
-        {
-            COURT: "termination.notify_parties",
-            PROCURATORATE: "termination.notify_parties",
-            PUBLIC_SECURITY: "termination.notify_parties",
-            SUNWU_STATION: "termination.residence",
-            SUNWU_OFFICE: "termination.residence",
-            WUDINGFU_GRID: "termination.residence",
-        },
+        NOTIFIED,
         attachments={"撤销缓刑裁定书.pdf": ruling},
     )
     court = received[COURT].decode()
