@@ -229,14 +229,19 @@ class Audit:
         self.next_id, self.head = (last[0] + 1, last[1]) if last else (1, GENESIS)
 
     def append(self, actor: str, event: str, subject: str | None = None, **details: Any) -> None:
-        at = utcnow()
-        details = json.loads(json.dumps(details, ensure_ascii=False, default=str))
-        digest = entry_hash(self.next_id, at, actor, event, subject, details, self.head)
-        self.session.execute(
-            insert(AuditEntry.__table__),
-            {"id": self.next_id, "at": at, "actor": actor, "event": event, "subject": subject, "details": details, "prev_hash": self.head, "hash": digest},
-        )
-        self.next_id, self.head = self.next_id + 1, digest
+        self.append_many(actor, event, [(subject, details)])
+
+    def append_many(self, actor: str, event: str, entries: list[tuple[str | None, dict[str, Any]]]) -> None:
+        """One entry per (subject, details), chained in order, written in one statement: a batch
+        holding the store's write lock must not hand the GIL over once per row."""
+        at, rows = utcnow(), []
+        for subject, details in entries:
+            plain = json.loads(json.dumps(details, ensure_ascii=False, default=str))
+            digest = entry_hash(self.next_id, at, actor, event, subject, plain, self.head)
+            rows.append({"id": self.next_id, "at": at, "actor": actor, "event": event, "subject": subject, "details": plain, "prev_hash": self.head, "hash": digest})
+            self.next_id, self.head = self.next_id + 1, digest
+        if rows:
+            self.session.connection().execute(insert(AuditEntry.__table__), rows)
 
 
 class WriteLock:

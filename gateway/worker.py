@@ -18,7 +18,7 @@ import pika
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -143,27 +143,42 @@ class Worker:
             self._retry_or_park(channel, item.arrived, LookupError(f"delivery {item.delivery_id} is not in this gateway's store"))
 
     def _place_in(self, session: Session, items: list[Rendered]) -> tuple[list[Rendered], list[Rendered]]:
-        """Write each delivery into the inbox once: those placed now, and those the store does not know."""
-        audit, placed, missing, now = Audit(session), [], [], utcnow()
-        recipients = {item.recipient for item in items}
-        hooked = {code for code, url in session.execute(select(Unit.code, Unit.webhook_url).where(Unit.code.in_(recipients))) if url}
+        """Write each delivery into the inbox once: those placed now, and those the store does not
+        know. A few statements for the whole batch, since every other writer waits meanwhile."""
+        now = utcnow()
+        found = session.execute(select(Delivery.delivery_id, Delivery.delivered_at).where(Delivery.delivery_id.in_({i.delivery_id for i in items}))).all()
+        known = {delivery_id for delivery_id, _ in found}
+        waiting = {delivery_id for delivery_id, delivered_at in found if delivered_at is None}
+        placed: list[Rendered] = []
         for item in items:
-            done = session.execute(
-                update(Delivery)
-                .where(Delivery.delivery_id == item.delivery_id, Delivery.delivered_at.is_(None))
-                .values(delivered_at=now, rendered=item.document, rendered_sha256=item.digest, media_type=item.media_type, last_error=None)
-            ).rowcount
-            if not done:
-                if session.get(Delivery, item.delivery_id) is None:
-                    missing.append(item)
-                else:
-                    log.info("delivery.redelivered", delivery_id=item.delivery_id)
-                continue
-            audit.append("consumer", "delivery.delivered", item.delivery_id, recipient=item.recipient, rendered_sha256=item.digest)
-            if item.recipient in hooked:
-                body = json.dumps({"delivery_id": item.delivery_id}).encode()
-                session.add(OutboxEntry(routing_key=PUSH, delivery_id=item.delivery_id, body=body, created_at=now))
-            placed.append(item)
+            if item.delivery_id in waiting:
+                waiting.discard(item.delivery_id)  # a second copy in the same batch is a redelivery
+                placed.append(item)
+            elif item.delivery_id in known:
+                log.info("delivery.redelivered", delivery_id=item.delivery_id)
+        missing = [item for item in items if item.delivery_id not in known]
+        if not placed:
+            return placed, missing
+        table = Delivery.__table__
+        session.connection().execute(
+            update(table).where(table.c.delivery_id == bindparam("placed_id")),
+            [
+                {"placed_id": i.delivery_id, "delivered_at": now, "rendered": i.document, "rendered_sha256": i.digest, "media_type": i.media_type, "last_error": None}
+                for i in placed
+            ],
+        )
+        Audit(session).append_many(
+            "consumer", "delivery.delivered", [(i.delivery_id, {"recipient": i.recipient, "rendered_sha256": i.digest}) for i in placed]
+        )
+        recipients = {item.recipient for item in placed}
+        hooked = {code for code, url in session.execute(select(Unit.code, Unit.webhook_url).where(Unit.code.in_(recipients))) if url}
+        pushes = [
+            {"routing_key": PUSH, "delivery_id": i.delivery_id, "body": json.dumps({"delivery_id": i.delivery_id}).encode(), "created_at": now}
+            for i in placed
+            if i.recipient in hooked
+        ]
+        if pushes:
+            session.connection().execute(insert(OutboxEntry.__table__), pushes)
         return placed, missing
 
     def _push(self, wire: dict[str, Any]) -> None:
