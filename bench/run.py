@@ -48,6 +48,7 @@ COURT = "11371621004370011G"  # 惠民县人民法院: sends the handover docume
 PROCURATORATE = "11371621004370020E"  # 惠民县人民检察院: one of their three recipients
 JUSTICE_BUREAU = "113716210043700740"  # 惠民县司法局: sends the fence-breach alerts
 SUNWU_STATION = "1137162100437004XA"  # 孙武派出所: receives them on its live stream
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))  # installed beside this Python by the bench extra
 DOCUMENT_BYTES = 3000  # the "about 3 KB" court document
 ATTACHMENT_MB = 200
 
@@ -424,7 +425,7 @@ class Bench:
             if role == "supervisor":
                 continue
             out = RESULTS / f"{self.stamp}-{role}.folded"
-            argv = ["py-spy", "record", "--nonblocking", "--format", "raw", "--rate", "50", "--duration", str(int(seconds)), "--pid", str(pid), "-o", str(out)]
+            argv = [PY_SPY, "record", "--nonblocking", "--format", "raw", "--rate", "50", "--duration", str(int(seconds)), "--pid", str(pid), "-o", str(out)]
             recorders[role] = (self.process(argv, f"py-spy-{role}.log"), out)
         yield
         self.results["profile"] = {}
