@@ -18,7 +18,6 @@ from typing import Any, BinaryIO
 
 import structlog
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.base import InboundError, registry
@@ -217,33 +216,26 @@ class Acceptance:
         ]
         canonical = spec_of(draft.kind).message_model.model_validate(message)
         body = canonical.model_dump_json()
+        rows, views = self._rows(unit, key, source_sha, message, body, planned)
         for item, _ in attached:
             self.folder.commit(item)
-        try:
-            views = self.store.write_together(lambda session: self._write(session, unit, key, source_sha, message, body, planned))
-        except IntegrityError as exc:
-            raise _Duplicate from exc
+        self.store.write_together(rows, self._write_batch)
         structlog.contextvars.bind_contextvars(message_id=message["message_id"])
         log.info("message.accepted", kind=draft.kind, sender=unit.code, deliveries=len(views), documents=len(attached))
         return Accepted(message["message_id"], draft.kind, False, views)
 
-    def _write(
-        self,
-        session: Session,
-        unit: UnitInfo,
-        key: str,
-        source_sha: str,
-        message: dict[str, Any],
-        body: str,
-        planned: list[PlannedDelivery],
-    ) -> list[PlannedView]:
-        """The message, its documents, deliveries and outbox entries, and its audit entry: a few
-        multi-row inserts, since this runs while every other writer of the store waits."""
+    @staticmethod
+    def _rows(
+        unit: UnitInfo, key: str, source_sha: str, message: dict[str, Any], body: str, planned: list[PlannedDelivery]
+    ) -> tuple[_Rows, list[PlannedView]]:
+        """The rows a submission adds, built before the write transaction so that it only inserts them."""
         now = utcnow()
         message_id = message["message_id"]
-        session.execute(
-            insert(StoredMessage.__table__),
-            {
+        views = [PlannedView(str(uuid7()), plan.unit.code, plan.unit.name, plan.role, plan.rule) for plan in planned]
+        pairs = list(zip(views, planned, strict=True))
+        rows = _Rows(
+            key=key,
+            message={
                 "message_id": message_id,
                 "kind": message["kind"],
                 "case_number": message["case"]["case_number"],
@@ -255,19 +247,12 @@ class Acceptance:
                 "source_sha256": source_sha,
                 "body": body,
             },
-        )
-        for ref in message["documents"]:
-            if session.get(Document, ref["sha256"]) is None:
-                row = {"sha256": ref["sha256"], "size": ref["size"], "media_type": ref["media_type"], "stored_at": now}
-                session.execute(insert(Document.__table__), row)
-            session.execute(insert(MessageDocument.__table__), {"message_id": message_id, "sha256": ref["sha256"]})
-        views = [PlannedView(str(uuid7()), plan.unit.code, plan.unit.name, plan.role, plan.rule) for plan in planned]
-        common = {"message_id": message_id, "accepted_at": now, "attempts": 0}
-        session.execute(
-            insert(Delivery.__table__),
-            [
+            documents=[{"sha256": ref["sha256"], "size": ref["size"], "media_type": ref["media_type"], "stored_at": now} for ref in message["documents"]],
+            deliveries=[
                 {
-                    **common,
+                    "message_id": message_id,
+                    "accepted_at": now,
+                    "attempts": 0,
                     "delivery_id": view.delivery_id,
                     "recipient_code": view.recipient,
                     "role": view.role,
@@ -275,39 +260,62 @@ class Acceptance:
                     "projection": plan.projection,
                     "adapter": plan.unit.adapter,
                 }
-                for view, plan in zip(views, planned, strict=True)
+                for view, plan in pairs
             ],
-        )
-        session.execute(
-            insert(OutboxEntry.__table__),
-            [
+            outbox=[
                 {
                     "routing_key": plan.unit.adapter,
                     "delivery_id": view.delivery_id,
                     "body": json.dumps(
-                        {
-                            "delivery_id": view.delivery_id,
-                            "recipient": view.recipient,
-                            "adapter": plan.unit.adapter,
-                            "projection": plan.projection,
-                            "message": message,
-                        },
+                        {"delivery_id": view.delivery_id, "recipient": view.recipient, "adapter": plan.unit.adapter, "projection": plan.projection, "message": message},
                         ensure_ascii=False,
                     ).encode(),
                     "created_at": now,
                 }
-                for view, plan in zip(views, planned, strict=True)
+                for view, plan in pairs
             ],
+            audit=(
+                unit.code,
+                "message.accepted",
+                message_id,
+                {
+                    "kind": message["kind"],
+                    "source_sha256": source_sha,
+                    "deliveries": [{"delivery_id": v.delivery_id, "recipient": v.recipient, "rule": v.rule} for v in views],
+                },
+            ),
         )
-        Audit(session).append(
-            unit.code,
-            "message.accepted",
-            message_id,
-            kind=message["kind"],
-            source_sha256=source_sha,
-            deliveries=[{"delivery_id": v.delivery_id, "recipient": v.recipient, "rule": v.rule} for v in views],
-        )
-        return views
+        return rows, views
+
+    @staticmethod
+    def _write_batch(session: Session, batch: list[_Rows]) -> list[Exception | None]:
+        """Insert the submissions of one shared write transaction, a statement per table, since
+        every other writer of the store waits meanwhile. A submission whose idempotency key is
+        stored already, or taken earlier in the batch, is refused alone as a duplicate."""
+        taken = set(session.scalars(select(StoredMessage.idempotency_key).where(StoredMessage.idempotency_key.in_([r.key for r in batch]))))
+        outcomes: list[Exception | None] = []
+        fresh: list[_Rows] = []
+        for rows in batch:
+            outcomes.append(_Duplicate() if rows.key in taken else None)
+            if rows.key not in taken:
+                taken.add(rows.key)
+                fresh.append(rows)
+        if not fresh:
+            return outcomes
+        connection = session.connection()
+        connection.execute(insert(StoredMessage.__table__), [r.message for r in fresh])
+        documents = {d["sha256"]: d for r in fresh for d in r.documents}
+        if documents:
+            stored = set(session.scalars(select(Document.sha256).where(Document.sha256.in_(documents))))
+            new = [d for sha, d in documents.items() if sha not in stored]
+            if new:
+                connection.execute(insert(Document.__table__), new)
+            links = [{"message_id": r.message["message_id"], "sha256": d["sha256"]} for r in fresh for d in r.documents]
+            connection.execute(insert(MessageDocument.__table__), links)
+        connection.execute(insert(Delivery.__table__), [d for r in fresh for d in r.deliveries])
+        connection.execute(insert(OutboxEntry.__table__), [o for r in fresh for o in r.outbox])
+        Audit(session).append_many([r.audit for r in fresh])
+        return outcomes
 
     def _existing(self, key: str) -> Accepted | None:
         with self.store.read() as session:
@@ -380,6 +388,18 @@ class Acceptance:
                 field=refusal.field,
             )
         log.info("message.refused", sender=unit.code, adapter=adapter_name, code=refusal.code, line=refusal.line, field=refusal.field)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """One accepted submission's rows: its message, documents, deliveries, outbox entries and audit entry."""
+
+    key: str  # the idempotency key
+    message: dict[str, Any]
+    documents: list[dict[str, Any]]
+    deliveries: list[dict[str, Any]]
+    outbox: list[dict[str, Any]]
+    audit: tuple[str, str, str, dict[str, Any]]
 
 
 class _Duplicate(Exception):

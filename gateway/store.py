@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
+import structlog
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -37,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 def utcnow() -> datetime:
@@ -229,16 +230,16 @@ class Audit:
         self.next_id, self.head = (last[0] + 1, last[1]) if last else (1, GENESIS)
 
     def append(self, actor: str, event: str, subject: str | None = None, **details: Any) -> None:
-        self.append_many(actor, event, [(subject, details)])
+        self.append_many([(actor, event, subject, details)])
 
-    def append_many(self, actor: str, event: str, entries: list[tuple[str | None, dict[str, Any]]]) -> None:
-        """One entry per (subject, details), chained in order, written in one statement: a batch
-        holding the store's write lock must not hand the GIL over once per row."""
+    def append_many(self, entries: list[tuple[str, str, str | None, dict[str, Any]]]) -> None:
+        """One entry per (actor, event, subject, details), chained in order, written in one
+        statement: a batch holding the store's write lock must not hand the GIL over once per row."""
         at, rows = utcnow(), []
-        for subject, details in entries:
+        for actor, name, subject, details in entries:
             plain = json.loads(json.dumps(details, ensure_ascii=False, default=str))
-            digest = entry_hash(self.next_id, at, actor, event, subject, plain, self.head)
-            rows.append({"id": self.next_id, "at": at, "actor": actor, "event": event, "subject": subject, "details": plain, "prev_hash": self.head, "hash": digest})
+            digest = entry_hash(self.next_id, at, actor, name, subject, plain, self.head)
+            rows.append({"id": self.next_id, "at": at, "actor": actor, "event": name, "subject": subject, "details": plain, "prev_hash": self.head, "hash": digest})
             self.next_id, self.head = self.next_id + 1, digest
         if rows:
             self.session.connection().execute(insert(AuditEntry.__table__), rows)
@@ -273,13 +274,17 @@ class WriteLock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+BatchWriter = Callable[[Session, list[Any]], list[Exception | None]]
+
+
 @dataclass
 class _Together:
-    """One thread's part of a shared write transaction, and how it went."""
+    """One thread's item for a shared write transaction, the writer that writes its batch, and
+    how it went."""
 
-    work: Callable[[Session], Any]
+    item: Any
+    writer: BatchWriter
     done: bool = False
-    result: Any = None
     error: Exception | None = None
 
 
@@ -301,13 +306,15 @@ class Store:
             session.connection(execution_options={"xietong_write": True})
             yield session
 
-    def write_together(self, work: Callable[[Session], T]) -> T:
-        """`work` in a write transaction shared with the work other threads of this process hand in
-        meanwhile (group commit): one BEGIN IMMEDIATE and one commit for all of them, where the
-        write lock of the file, not the CPU, is what every process queues for. Each work runs in
-        its own savepoint, so one that fails (a duplicate, say) takes nothing else with it; the
-        call returns, or raises, only once the shared transaction has committed."""
-        mine = _Together(work)
+    def write_together(self, item: Any, writer: BatchWriter) -> None:
+        """Write `item` in a write transaction shared with the items other threads of this process
+        hand in meanwhile (group commit): one BEGIN IMMEDIATE and one commit for all of them, where
+        the write lock of the file, not the CPU, is what every process queues for. `writer` writes a
+        batch of items in a few statements and returns, per item, None or the exception that
+        refuses that item alone (a duplicate, say). Should the shared transaction fail, each item
+        is written again alone, so one bad item takes nothing else with it. Returns, or raises,
+        only once the item's transaction has committed."""
+        mine = _Together(item, writer)
         with self._waiting_lock:
             self._waiting.append(mine)
         with self._committing:
@@ -317,26 +324,26 @@ class Store:
                 self._commit_together(batch)
         if mine.error is not None:
             raise mine.error
-        return mine.result
 
     def _commit_together(self, batch: list[_Together]) -> None:
-        failure: Exception | None = RuntimeError("the shared write transaction was interrupted")
         try:
+            groups: dict[BatchWriter, list[_Together]] = {}
+            for member in batch:
+                groups.setdefault(member.writer, []).append(member)
             with self.write() as session:
-                for item in batch:
-                    try:
-                        with session.begin_nested():
-                            item.result = item.work(session)
-                    except Exception as exc:
-                        item.error = exc
-            failure = None
-        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            failure = exc
+                for writer, members in groups.items():
+                    for member, outcome in zip(members, writer(session, [m.item for m in members]), strict=True):
+                        member.error = outcome
+        except Exception as exc:  # the shared transaction failed: nothing of it is stored
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                log.warning("store.batch_failed", items=len(batch), error=repr(exc))
+                for member in batch:
+                    self._commit_together([member])
         finally:
-            for item in batch:
-                if failure is not None:
-                    item.error, item.result = item.error or failure, None
-                item.done = True
+            for member in batch:
+                member.done = True
 
     def _locked(self) -> AbstractContextManager[None]:
         return self.write_lock.held() if self.write_lock else nullcontext()

@@ -168,7 +168,7 @@ class Worker:
             ],
         )
         Audit(session).append_many(
-            "consumer", "delivery.delivered", [(i.delivery_id, {"recipient": i.recipient, "rendered_sha256": i.digest}) for i in placed]
+            [("consumer", "delivery.delivered", i.delivery_id, {"recipient": i.recipient, "rendered_sha256": i.digest}) for i in placed]
         )
         recipients = {item.recipient for item in placed}
         hooked = {code for code, url in session.execute(select(Unit.code, Unit.webhook_url).where(Unit.code.in_(recipients))) if url}

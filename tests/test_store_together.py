@@ -1,9 +1,11 @@
 """Group commit (`Store.write_together`): threads that write at the same time share one
-transaction, each in its own savepoint, on a real SQLite file."""
+transaction on a real SQLite file; an item its writer refuses is refused alone, and a batch whose
+transaction fails is written again item by item, so one bad item takes nothing else with it."""
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,60 +13,113 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from structlog.testing import capture_logs
 
 from gateway.chain import verify_chain
 from gateway.store import Audit, AuditEntry, Division, Store
 
 
-def add_division(code: str, started: threading.Barrier | None = None):
-    def work(session: Session) -> str:
-        session.execute(insert(Division.__table__), {"code": code, "name": f"区划{code}"})
-        Audit(session).append("tester", "division.added", code)
-        return code
-
-    return work
+class Taken(Exception):
+    """The division code is stored already."""
 
 
-def test_concurrent_writers_commit_together_and_a_failing_one_takes_nothing_else(tmp_path: Path) -> None:
+class Divisions:
+    """A batch writer of divisions that counts its batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.blocker: threading.Event | None = None
+
+    def write(self, session: Session, codes: list[str]) -> list[Exception | None]:
+        if self.blocker is not None:  # the first batch waits, so that the others queue up behind it
+            self.blocker.wait(5)
+            self.blocker = None
+        self.batches.append(len(codes))
+        stored = set(session.scalars(select(Division.code).where(Division.code.in_(codes))))
+        fresh = [c for c in codes if c not in stored]
+        if fresh:
+            session.connection().execute(insert(Division.__table__), [{"code": c, "name": f"区划{c}"} for c in fresh])
+            Audit(session).append_many([("tester", "division.added", c, {}) for c in fresh])
+        return [Taken(c) if c in stored else None for c in codes]
+
+
+def outcome(store: Store, writer: Divisions, code: str) -> str:
+    try:
+        store.write_together(code, writer.write)
+    except Taken:
+        return "taken"
+    return "stored"
+
+
+def test_concurrent_writers_commit_together_and_a_refused_item_takes_nothing_else(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'together.db'}")
-    store.write_together(add_division("370000"))
-    codes = [f"3716{n:02d}" for n in range(40)] + ["370000"]  # the last one exists already
-    blocker = threading.Event()
-
-    def hold_the_committer(session: Session) -> None:
-        blocker.wait(5)  # while this commits, the others queue up and then share one transaction
-
+    writer = Divisions()
+    assert outcome(store, writer, "370000") == "stored"
+    codes = [f"3716{n:02d}" for n in range(40)] + ["370000"]  # the last one is stored already
+    writer.blocker = threading.Event()
     with ThreadPoolExecutor(len(codes) + 1) as pool:
-        first = pool.submit(store.write_together, hold_the_committer)
-        futures = {code: pool.submit(store.write_together, add_division(code)) for code in codes}
-        blocker.set()
-        first.result()
-        outcomes = {}
-        for code, future in futures.items():
-            try:
-                outcomes[code] = future.result()
-            except IntegrityError:
-                outcomes[code] = "duplicate"
-    assert outcomes == {**{code: code for code in codes[:-1]}, "370000": "duplicate"}
+        first = pool.submit(outcome, store, writer, "371700")
+        futures = {code: pool.submit(outcome, store, writer, code) for code in codes}
+        writer.blocker.set()
+        assert first.result() == "stored"
+        outcomes = {code: future.result() for code, future in futures.items()}
+    assert outcomes == {**{code: "stored" for code in codes[:-1]}, "370000": "taken"}
+    assert len(writer.batches) < len(codes)  # they shared transactions
     with store.read() as session:
-        assert set(session.scalars(select(Division.code))) == {"370000", *codes[:-1]}
-        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 1 + 40
+        assert set(session.scalars(select(Division.code))) == {"370000", "371700", *codes[:-1]}
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 2 + 40
     assert verify_chain(store, []).intact
 
 
-def test_a_failed_commit_is_reported_to_every_writer_of_the_batch(tmp_path: Path) -> None:
+def test_a_failed_shared_transaction_is_written_again_item_by_item(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'together.db'}")
-    store.write_together(add_division("370000"))
+    inside, go = threading.Event(), threading.Event()
 
-    def defer_the_foreign_key(session: Session) -> None:
-        session.connection().exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+    def dangling_or_division(session: Session, items: list[str]) -> list[Exception | None]:
+        if items == ["first"]:  # holds the committer while the others queue up behind it
+            inside.set()
+            go.wait(5)
+            return [None]
+        connection = session.connection()
+        connection.exec_driver_sql("PRAGMA defer_foreign_keys=ON")  # the dangling row fails at COMMIT
+        for item in items:
+            if item == "dangling":
+                connection.exec_driver_sql("INSERT INTO message_documents (message_id, sha256) VALUES ('no-such-message', 'no-such-document')")
+            else:
+                connection.execute(insert(Division.__table__), {"code": item, "name": "滨州市"})
+        return [None] * len(items)
 
-    def dangling(session: Session) -> None:
-        session.connection().exec_driver_sql(
-            "INSERT INTO message_documents (message_id, sha256) VALUES ('no-such-message', 'no-such-document')"
-        )
+    def write(item: str) -> str:
+        try:
+            store.write_together(item, dangling_or_division)
+        except IntegrityError:
+            return "refused"
+        return "stored"
 
-    with pytest.raises(IntegrityError):  # the deferred foreign key fails at COMMIT
-        store.write_together(lambda session: (defer_the_foreign_key(session), dangling(session)))
+    with capture_logs() as logs, ThreadPoolExecutor(3) as pool:
+        first = pool.submit(write, "first")
+        assert inside.wait(5)
+        others = {item: pool.submit(write, item) for item in ("dangling", "371600")}
+        deadline = time.monotonic() + 5
+        while len(store._waiting) < 2 and time.monotonic() < deadline:  # both wait for one shared batch
+            time.sleep(0.01)
+        go.set()
+        results = {item: future.result() for item, future in others.items()}
+        assert first.result() == "stored"
+    assert results == {"dangling": "refused", "371600": "stored"}
+    assert [e["items"] for e in logs if e["event"] == "store.batch_failed"] == [2]  # shared, failed, then split
     with store.read() as session:
-        assert session.scalar(select(func.count()).select_from(Division)) == 1
+        assert list(session.scalars(select(Division.code))) == ["371600"]
+
+
+def test_a_single_failing_item_gets_its_own_error(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'together.db'}")
+
+    def duplicate(session: Session, codes: list[str]) -> list[Exception | None]:
+        session.connection().execute(insert(Division.__table__), [{"code": c, "name": "x"} for c in codes + codes])
+        return [None] * len(codes)
+
+    with pytest.raises(IntegrityError):
+        store.write_together("371600", duplicate)
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Division)) == 0
