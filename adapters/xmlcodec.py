@@ -325,6 +325,9 @@ class _Schema:
 
 @cache
 def _schema(path: Path) -> _Schema:
+    """The compiled XSD of `path`, compiled once: `XmlFormat` compiles its XSDs when it is built, since
+    libxml2 compiling a schema while other threads compile or validate fails at random (a 500 seen
+    under load: "xmlSchemaPValAttrNodeValue, the given type is not a built-in type")."""
     return _Schema(etree.XMLSchema(etree.parse(str(path))))
 
 
@@ -677,6 +680,8 @@ class XmlFormat:
         self.version_attribute = version_attribute
         self._by_kind = {document.kind: document for document in documents}
         self._by_root = {(self.namespace(kind), document.root): document for kind, document in self._by_kind.items()}
+        for kind in self._by_kind:  # compiled now, before any thread validates (see `_schema`)
+            _schema(self.schema_path(kind))
 
     @property
     def kinds(self) -> frozenset[str]:
