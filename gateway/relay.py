@@ -69,7 +69,13 @@ class OutboxRelay:
                 time.sleep(min(0.2 * self.failures, 2.0))
 
     def stop(self) -> None:
+        """Safe from a signal handler: the close runs on the I/O loop between two callbacks, never in
+        the middle of a publish's frames (which the broker refuses as UNEXPECTED_FRAME)."""
         self.stopping = True
+        if self.connection is not None and self.connection.is_open:
+            self.connection.ioloop.add_callback_threadsafe(self._close)
+
+    def _close(self) -> None:
         if self.connection is not None and self.connection.is_open:
             self.connection.close()
 
