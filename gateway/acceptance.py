@@ -25,6 +25,7 @@ from contracts.catalog import spec_of
 from contracts.common import DOCUMENT_TITLES, Agency
 from contracts.envelope import AttachmentClaim, CaseRef, DocumentRef, Draft, Recipient, Sender
 from contracts.identifiers import uuid7
+from gateway.broker import routing_key_of
 from gateway.directory import Directory, UnitInfo
 from gateway.documents import DocumentFolder, StagedFile, TooLarge
 from gateway.errors import Refusal
@@ -233,6 +234,7 @@ class Acceptance:
         message_id = message["message_id"]
         views = [PlannedView(str(uuid7()), plan.unit.code, plan.unit.name, plan.role, plan.rule) for plan in planned]
         pairs = list(zip(views, planned, strict=True))
+        live = spec_of(message["kind"]).live
         rows = _Rows(
             key=key,
             message={
@@ -264,7 +266,7 @@ class Acceptance:
             ],
             outbox=[
                 {
-                    "routing_key": plan.unit.adapter,
+                    "routing_key": routing_key_of(plan.unit.adapter, live),
                     "delivery_id": view.delivery_id,
                     "body": json.dumps(
                         {"delivery_id": view.delivery_id, "recipient": view.recipient, "adapter": plan.unit.adapter, "projection": plan.projection, "message": message},

@@ -26,6 +26,15 @@ LEGACY_DELAY_HEADER = "x-xietong-delay"
 ATTEMPT_HEADER = "x-xietong-attempt"
 
 
+LIVE = ".live"  # the routing-key suffix of live kinds (alerts): a queue of their own per adapter
+
+
+def routing_key_of(adapter: str, live: bool) -> str:
+    """Alerts go to their adapter's live queue, so that a police station's alert never waits behind
+    the backlog of documents in the adapter's queue."""
+    return f"{adapter}{LIVE}" if live else adapter
+
+
 def queue_of(routing_key: str) -> str:
     return "xietong.push" if routing_key == PUSH else f"xietong.deliver.{routing_key}"
 
@@ -56,7 +65,7 @@ def declare_topology(channel: BlockingChannel, routing_keys: Iterable[str], dela
     channel.exchange_declare(DEAD, "fanout", durable=True)
     channel.queue_declare(DEAD, durable=True, arguments={"x-queue-type": "quorum"})
     channel.queue_bind(DEAD, DEAD)
-    for key in [*routing_keys, PUSH]:
+    for key in [*(routing_key_of(a, live) for a in routing_keys for live in (False, True)), PUSH]:
         queue = queue_of(key)
         channel.queue_declare(
             queue,

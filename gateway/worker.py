@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from adapters.base import registry
-from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, queue_of
+from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, queue_of, routing_key_of
 from gateway.routing import Router
 from gateway.settings import Settings
 from gateway.store import Audit, Delivery, OutboxEntry, Store, Unit, utcnow
@@ -85,9 +85,11 @@ class Worker:
         declare_topology(channel, registry().keys(), self.settings.retry_delays_ms)
         channel.basic_qos(prefetch_count=self.settings.consumer_prefetch)
         arrived: list[Arrived] = []
-        for key in self.routing_keys:
+        keys = [PUSH] if PUSH in self.routing_keys else []
+        keys += [routing_key_of(a, live) for a in self.routing_keys if a != PUSH for live in (True, False)]
+        for key in keys:  # each queue has its own prefetch window: alerts are taken while documents wait
             channel.basic_consume(queue_of(key), _arrival(arrived, push=key == PUSH))
-        log.info("worker.consuming", queues=[queue_of(k) for k in self.routing_keys])
+        log.info("worker.consuming", queues=[queue_of(k) for k in keys])
         while True:
             connection.process_data_events(time_limit=None)  # returns once something arrived (or a heartbeat)
             batch, arrived[:] = arrived[:], []

@@ -42,6 +42,7 @@ class RunningGateway:
     keys: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    roles: str | None = None  # `xietong run --roles`; None: all of them
 
     @property
     def base_url(self) -> str:
@@ -63,7 +64,8 @@ class RunningGateway:
 
     def start(self) -> None:
         log = open(self.data_dir / "gateway.log", "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=self.env, stdout=log, stderr=log)
+        roles = ["--roles", self.roles] if self.roles else []
+        self.process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", *roles], env=self.env, stdout=log, stderr=log)
         wait_healthy(self.base_url, timeout=30)
 
     def stop(self) -> None:
@@ -99,7 +101,7 @@ def gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @contextmanager
 def gateway_in_vhost(
-    rabbit: RabbitNode, data_dir: Path, vhost: str, extra_env: dict[str, str] | None = None
+    rabbit: RabbitNode, data_dir: Path, vhost: str, extra_env: dict[str, str] | None = None, roles: str | None = None
 ) -> Iterator[RunningGateway]:
     """A gateway of its own in a vhost of its own on the session's node: gateways sharing a vhost
     share queue names, and each would consume the other's deliveries."""
@@ -111,6 +113,7 @@ def gateway_in_vhost(
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     running = prepare_gateway(data_dir, rabbit.url.replace("/%2F", f"/{vhost}"))
     running.extra_env = dict(extra_env or {})
+    running.roles = roles
     running.start()
     try:
         yield running
