@@ -215,7 +215,8 @@ class Acceptance:
         message["recipients"] = [
             Recipient(unit_code=p.unit.code, unit_name=p.unit.name, role=p.role, rule=p.rule).model_dump(mode="json") for p in planned
         ]
-        canonical = spec_of(draft.kind).message_model.model_validate(message)
+        # The draft's payload model itself, which pydantic does not validate again (the ID's check digit and birthplace lookup once, not twice).
+        canonical = spec_of(draft.kind).message_model.model_validate({**message, "payload": draft.payload})
         body = canonical.model_dump_json()
         rows, views = self._rows(unit, key, source_sha, message, body, planned)
         for item, _ in attached:
