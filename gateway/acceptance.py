@@ -313,8 +313,9 @@ class Acceptance:
             new = [d for sha, d in documents.items() if sha not in stored]
             if new:
                 connection.execute(insert(Document.__table__), new)
-            links = [{"message_id": r.message["message_id"], "sha256": d["sha256"]} for r in fresh for d in r.documents]
-            connection.execute(insert(MessageDocument.__table__), links)
+            # one link per file and message, though a message may list the same file under two names
+            links = {(r.message["message_id"], d["sha256"]) for r in fresh for d in r.documents}
+            connection.execute(insert(MessageDocument.__table__), [{"message_id": m, "sha256": sha} for m, sha in links])
         connection.execute(insert(Delivery.__table__), [d for r in fresh for d in r.deliveries])
         connection.execute(insert(OutboxEntry.__table__), [o for r in fresh for o in r.outbox])
         Audit(session).append_many([r.audit for r in fresh])

@@ -259,6 +259,25 @@ def test_attachment_whose_declared_digest_differs_is_refused(gateway: RunningGat
     assert response.json()["error"]["field"] == "判决书.pdf"
 
 
+def test_the_same_file_under_two_names_is_stored_once_and_accepted(gateway: RunningGateway) -> None:
+    """A clerk who scans one PDF as both the 执行通知书 and the 结案登记表 sends the same bytes twice:
+    the message lists both, the folder and the store hold the file once, and nothing fails."""
+    document = (COURT_SAMPLES / "handover.documents.xml").read_bytes().replace("（2025）鲁1621刑初123号".encode(), "（2025）鲁1621刑初124号".encode())
+    scan = b"%PDF-1.7\n% " + "同一扫描件".encode() + b"\n%%EOF\n"
+    files = [("document", ("handover.documents.xml", document, "application/xml"))]
+    files += [("attachments", ("判决书.pdf", (COURT_SAMPLES / "判决书.pdf").read_bytes(), "application/pdf"))]
+    files += [("attachments", (name, scan, "application/pdf")) for name in ("执行通知书.pdf", "结案登记表.pdf")]
+    with gateway.client(COURT) as court:
+        response = court.post("/v1/inbound/court", files=files)
+        assert response.status_code == 202, response.text
+        status = wait_delivered(court, response.json()["message_id"])
+    with gateway.client(JUSTICE_BUREAU) as bureau:
+        canonical = bureau.get(f"/v1/inbox/{delivery_to(status, JUSTICE_BUREAU)['delivery_id']}").json()
+        digest = hashlib.sha256(scan).hexdigest()
+        assert [d["filename"] for d in canonical["documents"] if d["sha256"] == digest] == ["执行通知书.pdf", "结案登记表.pdf"]
+        assert bureau.get(f"/v1/inbox/{delivery_to(status, JUSTICE_BUREAU)['delivery_id']}/documents/{digest}").content == scan
+
+
 def test_a_gb18030_document_keeps_its_chinese_text_exactly_in_every_format(gateway: RunningGateway) -> None:
     """𠮷 lies outside the BMP and outside GBK: it must survive GB18030 → canonical → UTF-8 XML."""
     document = (COURT_SAMPLES / "handover.judgment_effective.gb18030.xml").read_bytes()
