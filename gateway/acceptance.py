@@ -246,7 +246,7 @@ class Acceptance:
                 "sender_code": unit.code,
                 "in_reply_to": message["in_reply_to"],
                 "idempotency_key": key,
-                "received_at": now,
+                "received_at": datetime.fromisoformat(message["received_at"]),  # as the body says, which deadlines count from
                 "source_sha256": source_sha,
                 "body": body,
             },
