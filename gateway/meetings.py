@@ -179,7 +179,7 @@ def _from_obligation(session: Session, deadlines: Deadlines, router: Router, uni
         summary=f"{o.title}（{o.basis}）于{o.due_on or '—'}到期，应办单位{'、'.join(p.name for p in o.owed_by)}，办理对象{'、'.join(p.name for p in o.owed_to)}。",
         parties=parties or ["justice"],
         cases=[found.case_number] if found.case_number else [],
-        messages=[o.opened_by] if o.kind in kinds() else [],
+        messages=[] if o.assigned else [o.opened_by],
     )
 
 

@@ -19,7 +19,7 @@ import calendar
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -177,6 +177,7 @@ class Obligation:
     closed_at: datetime | None
     status: Literal["open", "met", "overdue"]
     closed_note: str | None = None  # what the owing unit said when it marked an assigned obligation done
+    assigned: bool = False  # assigned by a decision (`opened_by` is its key), not derived from a message
 
     @property
     def id(self) -> str:
@@ -320,6 +321,7 @@ def assigned(rows: Iterable[AssignedObligation], now: datetime) -> list[Obligati
             closed_at=row.met_at,
             status=_status(row.met_at is not None, row.due_on, today),
             closed_note=row.met_note,
+            assigned=True,
         )
         for row in rows
     ]
@@ -332,11 +334,10 @@ def case_messages(session: Session, rules: Deadlines) -> list[StoredMessage]:
     return list(session.scalars(select(StoredMessage).where(StoredMessage.case_number.in_(cases))).all())
 
 
-def standing(session: Session, rules: Deadlines, stored: Iterable[StoredMessage], now: datetime) -> list[Obligation]:
-    """Every obligation at `now`: those the rules derive from `stored` (the `case_messages`), and
+def standing(session: Session, rules: Deadlines, bodies: Iterable[Mapping[str, Any]], now: datetime) -> list[Obligation]:
+    """Every obligation at `now`: those the rules derive from `bodies` (of the `case_messages`), and
     every assigned one."""
-    derived = obligations([json.loads(m.body) for m in stored], rules, now)
-    return derived + assigned(session.scalars(select(AssignedObligation)).all(), now)
+    return obligations(bodies, rules, now) + assigned(session.scalars(select(AssignedObligation)).all(), now)
 
 
 def escalations(session: Session, opened_by: Iterable[str]) -> dict[tuple[str, str], AuditEntry]:
@@ -372,7 +373,7 @@ def sightings(session: Session, rules: Deadlines, router: Router, unit: UnitInfo
     views = {seen.message.message_id: seen.view for seen in visible(session, router, unit.code, stored)}
     coordinator = unit.unit_type is UnitType.committee
     found: list[Sighting] = []
-    for o in standing(session, rules, stored, now):
+    for o in standing(session, rules, [json.loads(m.body) for m in stored], now):
         codes = {p.unit_code for p in (*o.owed_by, *o.owed_to)}
         owes = any(p.unit_code == unit.code for p in o.owed_by)
         side: Literal["owes", "owed", "party", "coordinating"] = "owes" if owes else "owed" if unit.code in codes else "party"
@@ -382,10 +383,10 @@ def sightings(session: Session, rules: Deadlines, router: Router, unit: UnitInfo
             shown = o.closed_by in views
             case_number = (views[o.opened_by].get("case") or {}).get("case_number")
             found.append(Sighting(o, case_number, o.closed_by if shown else None, o.closed_at if shown else None, side, None))
-        elif o.kind not in kinds() and unit.code in codes:
+        elif o.assigned and unit.code in codes:
             found.append(Sighting(o, o.case_number, None, o.closed_at, side, None))
     escalated = escalations(session, [s.obligation.opened_by for s in found])
-    found = [Sighting(**{**vars(s), "escalation": escalated.get((s.obligation.opened_by, s.obligation.rule))}) for s in found]
+    found = [replace(s, escalation=escalated.get((s.obligation.opened_by, s.obligation.rule))) for s in found]
     return sorted(found, key=lambda s: (s.obligation.due_on or date.max, s.obligation.opened_at))
 
 
@@ -401,10 +402,9 @@ def escalate(store: Store, rules: Deadlines, directory: Directory, now: datetime
     transaction, so two watchers never escalate twice."""
     by_id = {rule.id: rule for rule in rules.obligations}
     with store.read() as session:
-        stored = case_messages(session, rules)
-        overdue = [o for o in standing(session, rules, stored, now) if o.status == "overdue"]
+        bodies = {m.message_id: json.loads(m.body) for m in case_messages(session, rules)}
+        overdue = [o for o in standing(session, rules, bodies.values(), now) if o.status == "overdue"]
         done = escalations(session, [o.opened_by for o in overdue])
-        bodies = {m.message_id: json.loads(m.body) for m in stored}
     escalated: list[Obligation] = []
     for obligation in (o for o in overdue if (o.opened_by, o.rule) not in done):
         opener = bodies.get(obligation.opened_by)
