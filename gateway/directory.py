@@ -15,12 +15,12 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select
 
 from adapters.base import registry
 from contracts.common import Agency, UnitType
 from contracts.identifiers import DivisionCode, _credit_code
-from gateway.store import Audit, Division, Store, Unit
+from gateway.store import Audit, Delivery, Division, Store, StoredMessage, Unit
 
 COUNTY_LEVEL = {UnitType.court, UnitType.procuratorate, UnitType.public_security_bureau, UnitType.justice_bureau, UnitType.committee}
 
@@ -136,6 +136,16 @@ class Directory:
         if digest not in self._by_key and time.monotonic() - self._read_at > 1.0:
             self.refresh()
         return self._by_key.get(digest)
+
+    def units_in(self, division_code: str) -> list[UnitInfo]:
+        """The units of one division (a county): what its committee (政法委) coordinates."""
+        return [u for u in self.units.values() if u.division_code == division_code]
+
+    def involving(self, division_code: str) -> ColumnElement[bool]:
+        """A condition on stored messages: sent by, or addressed to, a unit of the division."""
+        local = [u.code for u in self.units_in(division_code)]
+        addressed = exists().where(Delivery.message_id == StoredMessage.message_id, Delivery.recipient_code.in_(local))
+        return or_(StoredMessage.sender_code.in_(local), addressed)
 
     def resolve(self, unit_type: UnitType, place: str) -> UnitInfo | None:
         """The unit of `unit_type` in charge of `place` (a division code or a longer area code)."""

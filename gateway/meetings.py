@@ -22,7 +22,7 @@ from typing import Literal
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import exists, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from contracts.catalog import kinds
@@ -158,10 +158,6 @@ def status_of(issue: MeetingIssue, decided: bool) -> str:
     return "decided" if decided else "scheduled" if issue.meeting_id else "open"
 
 
-def _local_units(directory: Directory, division_code: str) -> list[str]:
-    return [code for code, u in directory.units.items() if u.division_code == division_code]
-
-
 def _parties_of(units: list[UnitInfo | None]) -> list[str]:
     found = [PARTY_OF[u.agency] for u in units if u is not None and u.agency in PARTY_OF]
     return sorted(set(found), key=list(PARTIES).index)
@@ -184,12 +180,8 @@ def _from_obligation(session: Session, deadlines: Deadlines, router: Router, uni
 
 
 def _from_case(session: Session, directory: Directory, unit: UnitInfo, case_number: str) -> IssueIn:
-    local = _local_units(directory, unit.division_code)
-    received_locally = exists().where(Delivery.message_id == StoredMessage.message_id, Delivery.recipient_code.in_(local))
     messages = session.scalars(
-        select(StoredMessage)
-        .where(StoredMessage.case_number == case_number, or_(StoredMessage.sender_code.in_(local), received_locally))
-        .order_by(StoredMessage.received_at)
+        select(StoredMessage).where(StoredMessage.case_number == case_number, directory.involving(unit.division_code)).order_by(StoredMessage.received_at)
     ).all()
     if not messages:
         raise Refusal(404, "case_not_found", "本辖区各单位的报文中没有这个案号", field="from_case")
@@ -216,9 +208,10 @@ def open_issue(
     elif draft.from_case:
         origin, origin_ref = "case", draft.from_case
         base = _from_case(session, router.directory, unit, draft.from_case)
-    unknown = [m for m in draft.messages if session.get(StoredMessage, m) is None]
-    if unknown:
-        raise Refusal(422, "message_unknown", f"没有编号为{unknown[0]}的报文", field="messages")
+    local = set(session.scalars(select(StoredMessage.message_id).where(StoredMessage.message_id.in_(draft.messages), router.directory.involving(unit.division_code))))
+    unknown = [m for m in draft.messages if m not in local]
+    if unknown:  # another county's message is not the committee's to link, nor to learn about
+        raise Refusal(422, "message_unknown", f"本辖区各单位的报文中没有编号为{unknown[0]}的报文", field="messages")
     issue = MeetingIssue(
         issue_id=str(uuid7()),
         division_code=unit.division_code,
@@ -276,8 +269,8 @@ def decide(session: Session, directory: Directory, unit: UnitInfo, issue_id: str
     """Record a decision: an obligation owed by its party to the committee by its due date."""
     issue = _issue_for_change(session, unit, issue_id)
     owing = directory.units.get(decision.owed_by) if decision.owed_by else None
-    if decision.owed_by and owing is None:
-        raise Refusal(422, "unit_unknown", f"目录中没有代码为{decision.owed_by}的单位", field="owed_by")
+    if decision.owed_by and (owing is None or owing.division_code != unit.division_code):
+        raise Refusal(422, "unit_unknown", f"本辖区目录中没有代码为{decision.owed_by}的单位", field="owed_by")
     if owing is not None and PARTY_OF.get(owing.agency) is None:
         raise Refusal(422, "unit_not_member", f"{owing.name}不是联席会议成员单位，请交办其所属的司法所或派出所", field="owed_by")
     if decision.due_on < china_date(now):
@@ -308,7 +301,8 @@ def decide(session: Session, directory: Directory, unit: UnitInfo, issue_id: str
 
 
 def meet(session: Session, unit: UnitInfo, issue_id: str, decision_id: str, note: str, now: datetime) -> AssignedObligation:
-    """Mark a decision done, by the unit that owes it or, for a party with no unit here, the committee."""
+    """Mark a decision done, by the unit that owes it or by the committee it is owed to (for a party
+    with no unit here, or on a report it took by other means); the audit entry names which."""
     row = session.get(AssignedObligation, decision_id)
     if row is None or row.issue_id != issue_id or unit.code not in (row.owed_by_code, row.owed_to_code):
         raise Refusal(404, "decision_not_found", "没有本单位承办或督办的这项决定")

@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contracts.catalog import kinds, never
 from gateway.directory import Directory
-from gateway.store import Delivery, StoredMessage
+from gateway.store import StoredMessage
 
 WINDOW = timedelta(days=30)  # how far back a flag keeps a case on the board
 
@@ -45,14 +45,12 @@ def cases_at_risk(
     or received, and the cases with overdue obligations (`overdue`: case number -> their titles, as
     the coordinator's GET /v1/obligations lists them); most flags and overdue items first."""
     catalog = kinds()
-    local = [code for code, unit in directory.units.items() if unit.division_code == division_code]
-    received_locally = exists().where(Delivery.message_id == StoredMessage.message_id, Delivery.recipient_code.in_(local))
     flagging = [kind for kind, spec in catalog.items() if spec.at_risk is not never]
     candidates = session.scalars(
         select(StoredMessage).where(
             StoredMessage.kind.in_(flagging),
             StoredMessage.received_at >= (now - WINDOW).astimezone(UTC),
-            or_(StoredMessage.sender_code.in_(local), received_locally),
+            directory.involving(division_code),
         )
     ).all()
     flags: dict[str, list[Flag]] = defaultdict(list)

@@ -14,7 +14,7 @@ from gateway.chain import verify_chain
 from gateway.obligations import china_date
 from gateway.store import utcnow
 from tests.conftest import RunningGateway
-from tests.flows import COMMITTEE, COURT, JUSTICE_BUREAU, SUNWU_STATION, WUDINGFU_GRID, sample, submit
+from tests.flows import BINCHENG_JUSTICE_BUREAU, COMMITTEE, COURT, JUSTICE_BUREAU, SUNWU_STATION, WUDINGFU_GRID, sample, submit
 
 pytestmark = pytest.mark.broker
 
@@ -123,6 +123,10 @@ def test_issues_from_a_case_and_by_hand(fresh_gateway: RunningGateway) -> None:
     assert status == 201, issue
     assert [p["name"] for p in issue["parties"]] == ["检察院", "司法行政机关", "卫生健康部门"]
     due = str(china_date(utcnow()) + timedelta(days=30))
+    status, refused = call(fresh_gateway, COMMITTEE, "POST", f"/v1/issues/{issue['issue_id']}/decisions", {"text": "移交病历", "owed_by": BINCHENG_JUSTICE_BUREAU, "due_on": due})
+    assert (status, refused["error"]["code"], refused["error"]["field"]) == (422, "unit_unknown", "owed_by")  # another county's unit
+    status, refused = call(fresh_gateway, COMMITTEE, "POST", "/v1/issues", {**manual, "messages": ["01a233c5-4254-7f01-b61b-fe010a472b24"]})
+    assert (status, refused["error"]["code"], refused["error"]["field"]) == (422, "message_unknown", "messages")
     status, issue = call(fresh_gateway, COMMITTEE, "POST", f"/v1/issues/{issue['issue_id']}/decisions", {"text": "组织病情复查并出具意见", "owed_by_name": "惠民县卫生健康局", "due_on": due})
     assert status == 201 and issue["decisions"][0]["owed_by"] is None
     status, issue = call(fresh_gateway, COMMITTEE, "POST", f"/v1/issues/{issue['issue_id']}/decisions/{issue['decisions'][0]['decision_id']}/done", {"note": "卫健局书面反馈已复查"})

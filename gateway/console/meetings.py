@@ -86,13 +86,12 @@ def convene_form(request: Request, unit: Signed, held_on: Annotated[str, Form(ma
 def issue_page(request: Request, unit: Signed, issue_id: str) -> HTMLResponse:
     issue = get_issue(request, unit, issue_id)
     coordinator = unit.unit_type is UnitType.committee
-    units = services_of(request).directory.units.values()
     context = {
         "issue": issue,
         "coordinator": coordinator,
         "status": OBLIGATION_STATUS,
         "meetings": list_meetings(request, unit, True) if coordinator else [],
-        "units": sorted((u for u in units if u.division_code == unit.division_code and u.code != unit.code), key=lambda u: u.code) if coordinator else [],
+        "units": sorted((u for u in services_of(request).directory.units_in(unit.division_code) if u.code != unit.code), key=lambda u: u.code) if coordinator else [],
         "today": china_date(utcnow()),
     }
     return page(request, "issue.html", context)
