@@ -345,13 +345,24 @@ def _sees(unit: UnitInfo, issue: MeetingIssue, owing: set[str]) -> bool:
     return seated or issue.issue_id in owing
 
 
+def _owing(session: Session, unit: UnitInfo) -> set[str]:
+    """The issues in which `unit` owes a decision."""
+    return {str(i) for i in session.scalars(select(AssignedObligation.issue_id).where(AssignedObligation.owed_by_code == unit.code))}
+
+
 def visible_issues(session: Session, unit: UnitInfo) -> list[MeetingIssue]:
     """The issues `unit` may see, newest first."""
-    owing = {str(i) for i in session.scalars(select(AssignedObligation.issue_id).where(AssignedObligation.owed_by_code == unit.code))}
+    owing = _owing(session, unit)
     candidates = session.scalars(
         select(MeetingIssue).where(or_(MeetingIssue.division_code == unit.division_code, MeetingIssue.issue_id.in_(owing))).order_by(MeetingIssue.opened_at.desc())
     ).all()
     return [i for i in candidates if _sees(unit, i, owing)]
+
+
+def visible_issue(session: Session, unit: UnitInfo, issue_id: str) -> MeetingIssue | None:
+    """The issue, if `unit` may see it."""
+    issue = session.get(MeetingIssue, issue_id)
+    return issue if issue is not None and _sees(unit, issue, _owing(session, unit)) else None
 
 
 def view(session: Session, directory: Directory, unit: UnitInfo, issue: MeetingIssue, now: datetime) -> IssueView:

@@ -32,6 +32,7 @@ from gateway.meetings import (
     reopen,
     schedule,
     view,
+    visible_issue,
     visible_issues,
 )
 from gateway.obligations import china_date
@@ -167,7 +168,7 @@ def _change(request: Request, unit: UnitInfo, issue_id: str, work: Callable[[Ses
 def _visible(request: Request, unit: UnitInfo, issue_id: str) -> IssueOut:
     services = _services(request)
     with services.store.read() as session:
-        issue = next((i for i in visible_issues(session, unit) if i.issue_id == issue_id), None)
+        issue = visible_issue(session, unit, issue_id)
         if issue is None:
             raise Refusal(404, "issue_not_found", "没有本单位可见的这个议题")
         return issue_out(view(session, services.directory, unit, issue, utcnow()))
