@@ -18,7 +18,7 @@ import pika
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -163,11 +163,18 @@ class Worker:
             return placed, missing
         table = Delivery.__table__
         session.connection().execute(
-            update(table).where(table.c.delivery_id == bindparam("placed_id")),
-            [
-                {"placed_id": i.delivery_id, "delivered_at": now, "rendered": i.document, "rendered_sha256": i.digest, "media_type": i.media_type, "last_error": None}
-                for i in placed
-            ],
+            update(table)
+            .where(table.c.delivery_id == bindparam("placed_id"))
+            .values(
+                delivered_at=now,
+                # consumed, so published: the relay's mark, after the broker's confirm, may come later
+                published_at=func.coalesce(table.c.published_at, now),
+                rendered=bindparam("placed_document"),
+                rendered_sha256=bindparam("placed_sha256"),
+                media_type=bindparam("placed_media_type"),
+                last_error=None,
+            ),
+            [{"placed_id": i.delivery_id, "placed_document": i.document, "placed_sha256": i.digest, "placed_media_type": i.media_type} for i in placed],
         )
         Audit(session).append_many(
             [("consumer", "delivery.delivered", i.delivery_id, {"recipient": i.recipient, "rendered_sha256": i.digest}) for i in placed]
