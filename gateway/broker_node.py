@@ -123,6 +123,13 @@ def _processes_with_env(comm: str | None, required: dict[str, str]) -> list[int]
     return pids
 
 
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _epmd_names(epmd_port: int) -> list[str] | None:
     """Node names registered in the epmd on epmd_port (NAMES_REQ), None if it does not answer."""
     try:
@@ -296,12 +303,13 @@ class RabbitNode:
         self.config_file.write_text("\n".join(lines) + "\n")
         self.plugins_file.write_text(f"[{','.join(plugins)}].\n")
 
+    def _node_env(self) -> dict[str, str]:
+        """What every process of this node carries in its environment."""
+        return {"RABBITMQ_NODENAME": self.node_name, "RABBITMQ_MNESIA_BASE": str(self.mnesia_base)}
+
     def _beam_pids(self) -> list[int]:
         """The running VM of this node (at most one), found by its environment."""
-        return _processes_with_env(
-            "beam.smp",
-            {"RABBITMQ_NODENAME": self.node_name, "RABBITMQ_MNESIA_BASE": str(self.mnesia_base)},
-        )
+        return _processes_with_env("beam.smp", self._node_env())
 
     def _amqp_accepts(self) -> bool:
         """Whether an AMQP connection opens: the node is only usable from that point on."""
@@ -396,7 +404,10 @@ class RabbitNode:
         self._stop_epmd()
 
     def _is_down(self) -> bool:
-        return not self._beam_pids() and not _port_accepts(self.amqp_port)
+        """Down once the VM and its helpers (erl_child_setup, which outlives the beam by a moment)
+        are gone and the port is closed; the epmd it spawned is stopped on its own."""
+        helpers = [pid for pid in _processes_with_env(None, self._node_env()) if _comm(pid) != "epmd"]
+        return not helpers and not _port_accepts(self.amqp_port)
 
     def _kill_beam(self) -> None:
         for pid in self._beam_pids():
