@@ -132,10 +132,14 @@ class Directory:
 
     def authenticate(self, api_key: str) -> UnitInfo | None:
         """The unit holding `api_key`; an unknown key rereads the directory at most once a second."""
-        digest = hash_key(api_key)
-        if digest not in self._by_key and time.monotonic() - self._read_at > 1.0:
+        if (unit := self.known(api_key)) is None and time.monotonic() - self._read_at > 1.0:
             self.refresh()
-        return self._by_key.get(digest)
+            unit = self.known(api_key)
+        return unit
+
+    def known(self, api_key: str) -> UnitInfo | None:
+        """The unit holding `api_key` as last read, without touching the store."""
+        return self._by_key.get(hash_key(api_key))
 
     def units_in(self, division_code: str) -> list[UnitInfo]:
         """The units of one division (a county): what its committee (政法委) coordinates."""
