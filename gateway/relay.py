@@ -25,6 +25,7 @@ from gateway.store import Audit, Delivery, OutboxEntry, Store, utcnow
 log = structlog.get_logger(__name__)
 
 RESCAN_SECONDS = 5.0
+MARK_SECONDS = 0.2
 
 
 class OutboxRelay:
@@ -76,6 +77,7 @@ class OutboxRelay:
             self.connection.ioloop.add_callback_threadsafe(self._close)
 
     def _close(self) -> None:
+        self._mark_confirmed()  # what the broker confirmed is not published again after a stop
         if self.connection is not None and self.connection.is_open:
             self.connection.close()
 
@@ -168,13 +170,15 @@ class OutboxRelay:
         ids = [self.in_flight.pop(t) for t in tags if t in self.in_flight]
         if isinstance(method, Basic.Ack):
             if ids and not self.confirmed and self.connection is not None:
-                self.connection.ioloop.call_later(0, self._mark_confirmed)
+                self.connection.ioloop.call_later(MARK_SECONDS, self._mark_confirmed)
             self.confirmed += ids
         else:
             log.warning("relay.nacked", entries=len(ids))
 
     def _mark_confirmed(self) -> None:
-        """Every confirm read in one turn of the I/O loop is marked in one write transaction.
+        """Every confirm read within MARK_SECONDS is marked in one write transaction: the marks only
+        spare a restarted relay from publishing again, so they need not cost the store's write lock
+        (which the API's acceptance waits for) once per confirm.
 
         Should the relay stop before this runs, its entries are simply published again on the
         next start (consumers are idempotent)."""
@@ -196,11 +200,13 @@ class OutboxRelay:
                     )
                 )
             )
-            session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(published_at=now))
+            plain = {"synchronize_session": False}  # nothing of these rows is loaded in the session
+            session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(published_at=now), execution_options=plain)
             session.execute(
                 update(Delivery)
                 .where(Delivery.delivery_id.in_(delivery_ids), Delivery.published_at.is_(None))
-                .values(published_at=now)
+                .values(published_at=now),
+                execution_options=plain,
             )
             if delivery_ids:
                 Audit(session).append("relay", "delivery.published", None, deliveries=delivery_ids)
