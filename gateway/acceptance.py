@@ -327,16 +327,18 @@ class Acceptance:
 
     @staticmethod
     def _existing_in(session: Session, key: str) -> Accepted | None:
-        row = session.scalar(select(StoredMessage).where(StoredMessage.idempotency_key == key))
+        """The stored submission with this idempotency key. Asked of every submission, nearly always
+        in vain, so through the Core connection: an ORM query cost a tenth of the API's GIL time."""
+        table = StoredMessage.__table__
+        row = session.connection().execute(select(table.c.message_id, table.c.kind).where(table.c.idempotency_key == key)).first()
         if row is None:
             return None
+        message_id, kind = row
         deliveries = session.execute(
-            select(Delivery, Unit.name).join(Unit, Unit.code == Delivery.recipient_code).where(Delivery.message_id == row.message_id)
+            select(Delivery, Unit.name).join(Unit, Unit.code == Delivery.recipient_code).where(Delivery.message_id == message_id)
         ).all()
-        log.info("message.duplicate", message_id=row.message_id)
-        return Accepted(
-            row.message_id, row.kind, True, [PlannedView(d.delivery_id, d.recipient_code, name, d.role, d.rule) for d, name in deliveries]
-        )
+        log.info("message.duplicate", message_id=message_id)
+        return Accepted(message_id, kind, True, [PlannedView(d.delivery_id, d.recipient_code, name, d.role, d.rule) for d, name in deliveries])
 
     def _person_key(self, draft: Draft[Any], session: Session) -> str | None:
         """A keyed hash of the person's identity: links a case across agencies without the ID."""
