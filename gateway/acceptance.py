@@ -269,9 +269,9 @@ class Acceptance:
                 {
                     "routing_key": routing_key_of(plan.unit.adapter, live),
                     "delivery_id": view.delivery_id,
+                    # the delivery, not the message: the consumer reads the canonical message from the store
                     "body": json.dumps(
-                        {"delivery_id": view.delivery_id, "recipient": view.recipient, "adapter": plan.unit.adapter, "projection": plan.projection, "message": message},
-                        ensure_ascii=False,
+                        {"delivery_id": view.delivery_id, "message_id": message_id, "recipient": view.recipient, "adapter": plan.unit.adapter, "projection": plan.projection}
                     ).encode(),
                     "created_at": now,
                 }

@@ -26,7 +26,7 @@ from adapters.base import registry
 from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, queue_of, routing_key_of
 from gateway.routing import Router
 from gateway.settings import Settings
-from gateway.store import Audit, Delivery, OutboxEntry, Store, Unit, utcnow
+from gateway.store import Audit, Delivery, OutboxEntry, Store, StoredMessage, Unit, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -100,26 +100,45 @@ class Worker:
         """What arrived together is placed in the inbox in one write transaction (group commit),
         then acked at once: an ack always follows the commit of its effect, so a crash between the
         two means a redelivery, which the inbox absorbs."""
-        rendered: list[Rendered] = []
+        wires: list[tuple[Arrived, Any]] = []
         for item in batch:
+            try:
+                wires.append((item, json.loads(item.body)))
+            except ValueError as exc:
+                self._retry_or_park(channel, item, exc)
+        messages = self._messages({wire.get("message_id") for item, wire in wires if not item.push and isinstance(wire, dict)})
+        rendered: list[Rendered] = []
+        for item, wire in wires:
             structlog.contextvars.clear_contextvars()
             try:
-                wire = json.loads(item.body)
-                structlog.contextvars.bind_contextvars(delivery_id=wire["delivery_id"], message_id=wire.get("message", {}).get("message_id"))
+                structlog.contextvars.bind_contextvars(delivery_id=wire["delivery_id"], message_id=wire.get("message_id"))
                 if item.push:
                     self._push(wire)
                 else:
-                    rendered.append(self._render(item, wire))
+                    rendered.append(self._render(item, wire, messages.get(wire["message_id"])))
             except Exception as exc:  # any failure of one delivery must not stop the others
                 self._retry_or_park(channel, item, exc)
         structlog.contextvars.clear_contextvars()
         self._place(channel, rendered)
         channel.basic_ack(batch[-1].method.delivery_tag, multiple=True)
 
-    def _render(self, item: Arrived, wire: dict[str, Any]) -> Rendered:
+    def _messages(self, message_ids: set[Any]) -> dict[str, dict[str, Any]]:
+        """The canonical messages a batch delivers, read once: a delivery on the broker names its
+        message rather than carrying it, so acceptance writes each message once, not once more per
+        recipient, under the store's write lock."""
+        wanted = [m for m in message_ids if isinstance(m, str)]
+        if not wanted:
+            return {}
+        with self.store.read() as session:
+            rows = session.execute(select(StoredMessage.message_id, StoredMessage.body).where(StoredMessage.message_id.in_(wanted)))
+            return {message_id: json.loads(body) for message_id, body in rows}
+
+    def _render(self, item: Arrived, wire: dict[str, Any], message: dict[str, Any] | None) -> Rendered:
         """The delivery in its recipient's format and projection."""
+        if message is None:
+            raise LookupError(f"message {wire['message_id']} of delivery {wire['delivery_id']} is not in this gateway's store")
         adapter = registry()[wire["adapter"]]
-        document = adapter.render(self.router.project(wire["message"], wire["projection"]))
+        document = adapter.render(self.router.project(message, wire["projection"]))
         digest = hashlib.sha256(document).hexdigest()
         return Rendered(item, wire["delivery_id"], wire["recipient"], adapter.name, adapter.media_type, document, digest)
 
