@@ -191,9 +191,8 @@ def gateway_roles(supervisor: int) -> dict[str, int]:
 
 
 class RssSampler:
-    """Samples every gateway process's RSS; `peaks()` gives the peak per role and of the roles' sum since `reset()`."""
-
-    ROLES = ("api", "relay", "worker")
+    """Samples every gateway process's RSS; `peaks()` gives the peak per role and of the sum over
+    every process of `xietong run` (supervisor and watcher too: they are the gateway's) since `reset()`."""
 
     def __init__(self, supervisor: int, interval: float = 0.05) -> None:
         self.supervisor, self.interval = supervisor, interval
@@ -223,7 +222,7 @@ class RssSampler:
             with self.lock:
                 for role, rss in current.items():
                     self.peak[role] = max(self.peak.get(role, 0), rss)
-                self.peak_sum = max(self.peak_sum, sum(current.get(role, 0) for role in self.ROLES))
+                self.peak_sum = max(self.peak_sum, sum(current.values()))
 
     def peaks(self) -> tuple[dict[str, int], int]:
         with self.lock:
