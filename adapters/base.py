@@ -56,6 +56,9 @@ class Adapter:
     render: Callable[[ProjectedMessage], bytes]
     kinds_in: frozenset[str]
     kinds_out: frozenset[str]
+    # The kind a document says it is, read cheaply and checked by nothing (None: cannot tell), so
+    # that the API can let an alert pass the queue of documents before anything is parsed.
+    kind_of: Callable[[bytes], str | None] = lambda _data: None
 
 
 @cache

@@ -11,6 +11,7 @@ draft may claim, because the sender and the message id are the gateway's to set.
 from __future__ import annotations
 
 import importlib
+import io
 import pkgutil
 import re
 import threading
@@ -717,6 +718,17 @@ class XmlFormat:
         reader = _Reader(self.namespace(document.kind))
         found = reader.read(root, document.rows)
         return _draft(document.kind, found, reader.origins)
+
+    def kind_of(self, data: bytes) -> str | None:
+        """The kind its root element names; only the root is read, and no DTD or entity is loaded."""
+        events = etree.iterparse(io.BytesIO(data), events=("start",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+        try:
+            _, root = next(events)
+        except (etree.XMLSyntaxError, StopIteration):
+            return None
+        name = etree.QName(root)
+        document = self._by_root.get((name.namespace, name.localname))
+        return document.kind if document else None
 
     def render(self, message: Mapping[str, Any]) -> bytes:
         """Canonical message (JSON form, possibly projected) -> UTF-8 native XML."""

@@ -21,6 +21,7 @@ from adapters.base import explain, registry
 from contracts.catalog import spec_of
 from gateway import cases_api, console, live, meetings_api, obligations_api
 from gateway.acceptance import Upload
+from gateway.admission import Admission, says_live
 from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
 from gateway.errors import Refusal
@@ -131,6 +132,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     settings = services.settings
+    admission = Admission(settings.accept_threads, settings.alert_threads)
 
     @app.exception_handler(Refusal)
     async def _refusal(_request: Request, exc: Refusal) -> JSONResponse:
@@ -177,7 +179,8 @@ def create_app(services: Services) -> FastAPI:
             await run_in_threadpool(services.acceptance.record_refusal, unit, adapter, b"", refusal)
             raise
         try:
-            accepted = await run_in_threadpool(services.acceptance.accept, unit, adapter, document, uploads)
+            async with admission.turn(alert=says_live(adapter, document)):
+                accepted = await run_in_threadpool(services.acceptance.accept, unit, adapter, document, uploads)
         finally:
             for upload in uploads:
                 upload.file.close()

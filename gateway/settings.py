@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = 512 * 1024 * 1024  # each attachment
     max_attachments: int = 50
 
+    # Threads of one API process accepting submissions: documents, and alerts in a lane of their own
+    # (fewer document threads also leave the event loop more of the GIL to read requests with).
+    accept_threads: int = 16
+    alert_threads: int = 8
     relay_max_in_flight: int = 1000
     relay_poll_seconds: float = 0.02
     live_poll_seconds: float = 0.05  # how often the live alert stream looks for new alerts

@@ -33,6 +33,15 @@ def parse(data: bytes) -> Draft[Any]:
         raise InboundError("field_invalid", f"字段 {field}：{explain(first)}", field=field) from None
 
 
+def kind_of(data: bytes) -> str | None:
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return None
+    kind = document.get("kind") if isinstance(document, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def render(message: ProjectedMessage) -> bytes:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -44,4 +53,5 @@ ADAPTER = Adapter(
     render=render,
     kinds_in=frozenset(kinds()),
     kinds_out=frozenset(kinds()),
+    kind_of=kind_of,
 )

@@ -14,4 +14,5 @@ ADAPTER = Adapter(
     render=render,
     kinds_in=COURT_XML.sent_by(Agency.court),
     kinds_out=COURT_XML.received_by(Agency.court),
+    kind_of=COURT_XML.kind_of,
 )

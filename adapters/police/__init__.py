@@ -14,4 +14,5 @@ ADAPTER = Adapter(
     render=render,
     kinds_in=POLICE_XML.sent_by(Agency.police),
     kinds_out=POLICE_XML.received_by(Agency.police),
+    kind_of=POLICE_XML.kind_of,
 )

@@ -14,4 +14,5 @@ ADAPTER = Adapter(
     render=render,
     kinds_in=PROCURATORATE_XML.sent_by(Agency.procuratorate),
     kinds_out=PROCURATORATE_XML.received_by(Agency.procuratorate),
+    kind_of=PROCURATORATE_XML.kind_of,
 )

@@ -1,0 +1,101 @@
+"""Admission to acceptance: an alert does not queue behind documents in the API. Whether a
+submission is an alert is read from what it says (its kind), cheaply and before it is parsed;
+only the lane depends on that, acceptance checks the document as usual."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import anyio
+import pytest
+
+from gateway.admission import SNIFFED_BYTES, Admission, says_live
+from tests.flows import sample
+
+T = TypeVar("T")
+
+
+def run(scenario: Callable[[], Awaitable[T]]) -> T:
+    """On a thread of its own: the browser tests' Playwright leaves an event loop on the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, scenario).result()
+
+
+def test_an_alert_goes_ahead_of_the_documents_waiting_for_acceptance() -> None:
+    started: list[str] = []
+
+    async def scenario() -> None:
+        admission = Admission(document_threads=1, alert_threads=1)
+        release = {name: anyio.Event() for name in ("document 1", "document 2", "alert")}
+
+        async def submit(name: str, alert: bool) -> None:
+            async with admission.turn(alert=alert):
+                started.append(name)
+                await release[name].wait()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(submit, "document 1", False)
+            await anyio.wait_all_tasks_blocked()
+            group.start_soon(submit, "document 2", False)  # waits: the one document thread is taken
+            await anyio.wait_all_tasks_blocked()
+            group.start_soon(submit, "alert", True)  # does not wait for either document
+            await anyio.wait_all_tasks_blocked()
+            assert started == ["document 1", "alert"]
+            release["document 1"].set()
+            await anyio.wait_all_tasks_blocked()
+            assert started == ["document 1", "alert"], "a new document must not start while an alert is under way"
+            release["alert"].set()
+            await anyio.wait_all_tasks_blocked()
+            assert started == ["document 1", "alert", "document 2"]
+            release["document 2"].set()
+
+    run(scenario)
+
+
+def test_documents_pass_freely_when_no_alert_is_under_way() -> None:
+    async def scenario() -> int:
+        admission = Admission(document_threads=3, alert_threads=1)
+        inside = 0
+        most = 0
+
+        async def submit() -> None:
+            nonlocal inside, most
+            async with admission.turn(alert=False):
+                inside += 1
+                most = max(most, inside)
+                await anyio.sleep(0.01)
+                inside -= 1
+
+        async with anyio.create_task_group() as group:
+            for _ in range(6):
+                group.start_soon(submit)
+        return most
+
+    assert run(scenario) == 3  # as many at once as the lane has threads
+
+
+@pytest.mark.parametrize(
+    ("adapter", "document", "live"),
+    [
+        ("canonical", sample("canonical", "supervision.alert.json"), True),  # the bureau's fence-breach alert
+        ("police", sample("police", "keyperson.event.xml"), True),  # a police station's key-person event
+        ("police", sample("police", "handover.judgment_effective.xml"), False),
+        ("court", sample("court", "handover.judgment_effective.xml"), False),
+        ("canonical", sample("canonical", "transfer.request.json"), False),
+        ("canonical", b'{"kind": ["supervision.alert"]}', False),
+        ("canonical", b"\xff not json", False),
+        ("police", b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>', False),
+        ("police", b"", False),
+        ("nosuch", sample("canonical", "supervision.alert.json"), False),
+    ],
+)
+def test_what_a_submission_says_it_is_chooses_its_lane(adapter: str, document: bytes, live: bool) -> None:
+    assert says_live(adapter, document) is live
+
+
+def test_a_large_submission_is_not_read_on_the_event_loop() -> None:
+    alert = sample("canonical", "supervision.alert.json")
+    padded = alert.rstrip()[:-1] + b', "padding": "' + b" " * SNIFFED_BYTES + b'"}'
+    assert says_live("canonical", padded) is False
