@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from adapters.base import registry
-from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, queue_of, routing_key_of
+from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, LIVE, PUSH, RETRY, connection_parameters, declare_topology, queue_of, routing_key_of
 from gateway.routing import Router
 from gateway.settings import Settings
 from gateway.store import Audit, Delivery, OutboxEntry, Store, StoredMessage, Unit, utcnow
@@ -99,7 +99,16 @@ class Worker:
     def _handle(self, channel: BlockingChannel, batch: list[Arrived]) -> None:
         """What arrived together is placed in the inbox in one write transaction (group commit),
         then acked at once: an ack always follows the commit of its effect, so a crash between the
-        two means a redelivery, which the inbox absorbs."""
+        two means a redelivery, which the inbox absorbs. Alerts go first, in a transaction of their
+        own, so that a police desk's alert does not wait for a batch of documents to be rendered."""
+        live = [item for item in batch if item.method.routing_key.endswith(LIVE)]
+        for part in (live, [item for item in batch if not item.method.routing_key.endswith(LIVE)]):
+            self._place(channel, self._render_all(channel, part))
+        channel.basic_ack(batch[-1].method.delivery_tag, multiple=True)
+
+    def _render_all(self, channel: BlockingChannel, batch: list[Arrived]) -> list[Rendered]:
+        """Each delivery rendered for its recipient (webhook pushes are made at once); a failure is
+        retried or parked alone."""
         wires: list[tuple[Arrived, Any]] = []
         for item in batch:
             try:
@@ -119,8 +128,7 @@ class Worker:
             except Exception as exc:  # any failure of one delivery must not stop the others
                 self._retry_or_park(channel, item, exc)
         structlog.contextvars.clear_contextvars()
-        self._place(channel, rendered)
-        channel.basic_ack(batch[-1].method.delivery_tag, multiple=True)
+        return rendered
 
     def _messages(self, message_ids: set[Any]) -> dict[str, dict[str, Any]]:
         """The canonical messages a batch delivers, read once: a delivery on the broker names its
