@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     alert_threads: int = 8
     relay_max_in_flight: int = 1000
     relay_poll_seconds: float = 0.02
-    live_poll_seconds: float = 0.05  # how often the live alert stream looks for new alerts
+    live_poll_seconds: float = 0.02  # how often the live alert stream looks for new alerts (one indexed read per subscriber)
     watch_seconds: float = 60.0  # how often the watcher looks for newly overdue obligations
     consumer_prefetch: int = 100
     delivery_attempts: int = 5  # then the delivery is parked in the dead-letter queue
