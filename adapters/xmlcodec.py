@@ -540,13 +540,19 @@ class _Writer:
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
+        # every element made on a path below a context: a dict lookup instead of a search among
+        # the children already written, step by step, for each of a document's fields
+        self._made: dict[tuple[etree._Element, tuple[str, ...]], etree._Element] = {}
 
     def _ensure(self, context: etree._Element, steps: list[str]) -> etree._Element:
-        for step in steps:
-            tag = f"{{{self.namespace}}}{step}"
-            child = context.find(tag)
-            context = child if child is not None else etree.SubElement(context, tag)
-        return context
+        element = context
+        for depth, step in enumerate(steps, 1):
+            key = (context, tuple(steps[:depth]))
+            made = self._made.get(key)
+            if made is None:
+                made = self._made[key] = etree.SubElement(element, f"{{{self.namespace}}}{step}")
+            element = made
+        return element
 
     def _set(self, context: etree._Element, native: str, text: str) -> None:
         if not text.strip():
