@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 import anyio
 
 from adapters.base import registry
-from contracts.catalog import kinds
+from gateway.live import live_kinds
 
 SNIFFED_BYTES = 64 * 1024  # alerts are small; a larger document is not read on the event loop
 
@@ -54,7 +54,7 @@ class Admission:
 def says_live(adapter: str, document: bytes) -> bool:
     """Whether a submission says it is an alert (a live kind), read without checking it."""
     found = registry().get(adapter)
-    if found is None or len(document) > SNIFFED_BYTES:
-        return False
-    spec = kinds().get(found.kind_of(document) or "")
-    return spec is not None and spec.live
+    if found is None or not found.kinds_in & live_kinds() or len(document) > SNIFFED_BYTES:
+        return False  # a court's judgment is not even looked at
+    return found.kind_of(document) in live_kinds()
+

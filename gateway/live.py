@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Annotated
 
 import structlog
@@ -35,8 +36,10 @@ HEARTBEAT_SECONDS = 15.0
 BATCH = 200
 
 
-def live_kinds() -> list[str]:
-    return sorted(kind for kind, spec in kinds().items() if spec.live)
+@cache
+def live_kinds() -> frozenset[str]:
+    """The kinds that are alerts: their own broker lane, their own API lane, the live stream."""
+    return frozenset(kind for kind, spec in kinds().items() if spec.live)
 
 
 def _cursor_time(last_event_id: str | None) -> datetime:
@@ -71,7 +74,7 @@ def _event(delivery: Delivery, kind: str, sender_name: str) -> str:
 
 
 def _poll(
-    services: Services, unit_code: str, since: datetime, alert_kinds: list[str], sent: list[str]
+    services: Services, unit_code: str, since: datetime, alert_kinds: frozenset[str], sent: list[str]
 ) -> list[tuple[Delivery, str, str]]:
     query = (
         select(Delivery, StoredMessage.kind, Unit.name)
