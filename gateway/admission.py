@@ -29,7 +29,6 @@ class Admission:
         self.alerts_under_way = 0
         self.alerts_done = anyio.Event()  # made anew, on the running loop, whenever alerts begin
 
-
     @asynccontextmanager
     async def turn(self, alert: bool) -> AsyncIterator[None]:
         """Hold a place in the submission's lane while it is accepted."""
@@ -57,4 +56,3 @@ def says_live(adapter: str, document: bytes) -> bool:
     if found is None or not found.kinds_in & live_kinds() or len(document) > SNIFFED_BYTES:
         return False  # a court's judgment is not even looked at
     return found.kind_of(document) in live_kinds()
-
