@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.base import registry
 from gateway.obligations import china_date
 from gateway.workdays import CalendarGap, add_working_days
 from tests.conftest import RunningGateway
-from adapters.base import registry
 from tests.flows import COMMITTEE, COURT, JUSTICE_BUREAU, PROCURATORATE, SUNWU_STATION, answering, flow, sample, submit, wait_delivered, xsd_valid
 
 pytestmark = pytest.mark.broker

@@ -63,7 +63,7 @@ def test_a_coordinator_raises_an_overdue_obligation_and_its_decision_becomes_an_
     owes = court.locator(f'#owes tr[data-obligation="{obligation_id}"]')
     assert DECISION in owes.inner_text() and "惠民县委政法委" in owes.inner_text()
     court.click("text=联席会议")
-    court.click(f"#issues a:has-text('逾期未办：送达法律文书')")
+    court.click("#issues a:has-text('逾期未办：送达法律文书')")
     court.fill("#decisions form.done input[name=note]", "判决书、执行通知书已于今日补送")
     court.click("#decisions form.done button")
     assert "已办结" in court.inner_text("#decisions")
