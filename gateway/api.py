@@ -174,7 +174,7 @@ def create_app(services: Services) -> FastAPI:
             await run_in_threadpool(services.acceptance.record_refusal, unit, adapter, b"", refusal)
             raise
         try:
-            async with admission.turn(alert=says_live(adapter, document)):
+            async with admission.turn(alert=says_live(unit, adapter, document)):
                 accepted = await run_in_threadpool(services.acceptance.accept, unit, adapter, document, uploads)
         finally:
             for upload in uploads:

@@ -38,7 +38,7 @@ BATCH = 200
 
 @cache
 def live_kinds() -> frozenset[str]:
-    """The kinds that are alerts: their own broker lane, their own API lane, the live stream."""
+    """The kinds that are alerts, as the live stream and the API's admission know them."""
     return frozenset(kind for kind, spec in kinds().items() if spec.live)
 
 

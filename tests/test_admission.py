@@ -11,7 +11,10 @@ from typing import TypeVar
 import anyio
 import pytest
 
+from contracts.common import UnitType
+from gateway import admission
 from gateway.admission import SNIFFED_BYTES, Admission, says_live
+from gateway.directory import UnitInfo
 from tests.flows import sample
 
 T = TypeVar("T")
@@ -76,26 +79,66 @@ def test_documents_pass_freely_when_no_alert_is_under_way() -> None:
     assert run(scenario) == 3  # as many at once as the lane has threads
 
 
+def unit(unit_type: UnitType, adapter: str) -> UnitInfo:
+    return UnitInfo("11371621004370000X", unit_type.value, unit_type, "371621", adapter, ("371621",), None)
+
+
+BUREAU, STATION, COURT = unit(UnitType.justice_bureau, "canonical"), unit(UnitType.police_station, "police"), unit(UnitType.court, "court")
+
+
 @pytest.mark.parametrize(
-    ("adapter", "document", "live"),
+    ("sender", "adapter", "document", "live"),
     [
-        ("canonical", sample("canonical", "supervision.alert.json"), True),  # the bureau's fence-breach alert
-        ("police", sample("police", "keyperson.event.xml"), True),  # a police station's key-person event
-        ("police", sample("police", "handover.judgment_effective.xml"), False),
-        ("court", sample("court", "handover.judgment_effective.xml"), False),
-        ("canonical", sample("canonical", "transfer.request.json"), False),
-        ("canonical", b'{"kind": ["supervision.alert"]}', False),
-        ("canonical", b"\xff not json", False),
-        ("police", b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>', False),
-        ("police", b"", False),
-        ("nosuch", sample("canonical", "supervision.alert.json"), False),
+        (BUREAU, "canonical", sample("canonical", "supervision.alert.json"), True),  # the bureau's fence-breach alert
+        (STATION, "police", sample("police", "keyperson.event.xml"), True),  # a police station's key-person event
+        (STATION, "police", sample("police", "handover.judgment_effective.xml"), False),
+        (COURT, "court", sample("court", "handover.judgment_effective.xml"), False),
+        (BUREAU, "canonical", sample("canonical", "transfer.request.json"), False),
+        (BUREAU, "canonical", b'{"kind": ["supervision.alert"]}', False),
+        (BUREAU, "canonical", b"\xff not json", False),
+        (STATION, "police", b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>', False),
+        (STATION, "police", b"", False),
+        (BUREAU, "nosuch", sample("canonical", "supervision.alert.json"), False),
+        # alerts acceptance would refuse take no place ahead of documents:
+        (STATION, "police", sample("police", "supervision.alert.xml"), False),  # only the justice bureau raises these
+        (COURT, "canonical", sample("canonical", "supervision.alert.json"), False),  # not the court's adapter, nor its kind
     ],
 )
-def test_what_a_submission_says_it_is_chooses_its_lane(adapter: str, document: bytes, live: bool) -> None:
-    assert says_live(adapter, document) is live
+def test_what_a_submission_says_it_is_chooses_its_lane(sender: UnitInfo, adapter: str, document: bytes, live: bool) -> None:
+    assert says_live(sender, adapter, document) is live
+
+
+def test_a_storm_of_alerts_slows_documents_but_does_not_stop_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(admission, "ALERTS_FIRST_SECONDS", 0.3)
+    started: list[str] = []
+
+    async def scenario() -> None:
+        lanes = Admission(document_threads=1, alert_threads=1)
+        alert_ends = anyio.Event()
+
+        async def alert() -> None:
+            async with lanes.turn(alert=True):
+                started.append("alert")
+                await alert_ends.wait()
+
+        async def document() -> None:
+            async with lanes.turn(alert=False):
+                started.append("document")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(alert)
+            await anyio.wait_all_tasks_blocked()
+            group.start_soon(document)
+            await anyio.sleep(0.1)
+            assert started == ["alert"], "a new document waits while an alert is under way"
+            await anyio.sleep(0.5)
+            assert started == ["alert", "document"], "the document should start once it has waited its longest"
+            alert_ends.set()
+
+    run(scenario)
 
 
 def test_a_large_submission_is_not_read_on_the_event_loop() -> None:
     alert = sample("canonical", "supervision.alert.json")
     padded = alert.rstrip()[:-1] + b', "padding": "' + b" " * SNIFFED_BYTES + b'"}'
-    assert says_live("canonical", padded) is False
+    assert says_live(BUREAU, "canonical", padded) is False
