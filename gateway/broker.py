@@ -35,6 +35,10 @@ def routing_key_of(adapter: str, live: bool) -> str:
     return f"{adapter}{LIVE}" if live else adapter
 
 
+def is_live(routing_key: str) -> bool:
+    return routing_key.endswith(LIVE)
+
+
 def queue_of(routing_key: str) -> str:
     return "xietong.push" if routing_key == PUSH else f"xietong.deliver.{routing_key}"
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from adapters.base import registry
-from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, LIVE, PUSH, RETRY, connection_parameters, declare_topology, queue_of, routing_key_of
+from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, is_live, queue_of, routing_key_of
 from gateway.routing import Router
 from gateway.settings import Settings
 from gateway.store import Audit, Delivery, OutboxEntry, Store, StoredMessage, Unit, utcnow
@@ -101,9 +101,8 @@ class Worker:
         then acked at once: an ack always follows the commit of its effect, so a crash between the
         two means a redelivery, which the inbox absorbs. Alerts go first, in a transaction of their
         own, so that a police desk's alert does not wait for a batch of documents to be rendered."""
-        live = [item for item in batch if item.method.routing_key.endswith(LIVE)]
-        for part in (live, [item for item in batch if not item.method.routing_key.endswith(LIVE)]):
-            self._place(channel, self._render_all(channel, part))
+        for alerts in (True, False):
+            self._place(channel, self._render_all(channel, [item for item in batch if is_live(item.method.routing_key) is alerts]))
         channel.basic_ack(batch[-1].method.delivery_tag, multiple=True)
 
     def _render_all(self, channel: BlockingChannel, batch: list[Arrived]) -> list[Rendered]:
