@@ -48,7 +48,7 @@ class Stream:
 
 
 def _session(base_url: str, connections: int) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=connections, force_close=False)
+    connector = aiohttp.TCPConnector(limit=connections)
     return aiohttp.ClientSession(base_url=base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=60))
 
 
