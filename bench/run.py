@@ -269,7 +269,7 @@ class Bench:
         self.results["baseline_http"] = figures
 
     def start_gateway(self) -> None:
-        self.step("starting the gateway (xietong run: api, relay, worker, watcher) with production settings")
+        self.step("starting the gateway (xietong run: api, relay, worker keeping the watch) with production settings")
         data = self.work / "gateway"
         data.mkdir()
         store = Store(f"sqlite:///{data / 'xietong.db'}")

@@ -15,12 +15,16 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from gateway.broker_node import RabbitNode, ensure_rabbitmq_installed
 from gateway.logs import configure_logging
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +48,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         node.start()
     # glibc gives each thread of the API's pool a malloc arena of its own; two keep its RSS ~20 MB lower
     env = {"MALLOC_ARENA_MAX": "2", **os.environ, "XIETONG_BROKER_URL": broker_url(settings)}
-    roles = args.roles.split(",")
+    commands = {role: [role] for role in args.roles.split(",")}
+    if "worker" in commands and "watcher" in commands:
+        # One query a minute did not earn a process (70 MB under load): the worker keeps the watch.
+        del commands["watcher"]
+        commands["worker"].append("--watch")
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
@@ -56,12 +64,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         while not stopping:
-            for role in roles:
+            for role, command in commands.items():
                 child = children.get(role)
                 if child is None or child.poll() is not None:
                     if child is not None:
                         log.warning("supervisor.role_exited", role=role, returncode=child.returncode)
-                    children[role] = subprocess.Popen([sys.executable, "-m", "gateway.cli", role], env=env)
+                    children[role] = subprocess.Popen([sys.executable, "-m", "gateway.cli", *command], env=env)
                     log.info("supervisor.role_started", role=role, pid=children[role].pid)
             time.sleep(0.2)
     finally:
@@ -109,32 +117,45 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     services = Services.build(settings)
     keys = args.queues.split(",") if args.queues else [*registry(), PUSH]
     worker = Worker(settings, services.store, services.router, broker_url(settings), keys)
+    if args.watch:
+        threading.Thread(target=keep_watch, args=(services, settings.watch_seconds, threading.Event()), name="watcher", daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     worker.run()
     return 0
 
 
-def cmd_watcher(settings: Settings, args: argparse.Namespace) -> int:
+def keep_watch(services: Services, every: float, stopping: threading.Event, once: bool = False) -> bool:
     """Escalate each obligation as it falls overdue (once: the audit chain remembers), every
-    `watch_seconds`; with --once, one pass (for cron, or to check a deployment's rules)."""
+    `every` seconds until stopping. A failed pass is logged and tried again at the next: in a
+    thread of the worker, an escaping error would end the watch and leave the worker running."""
     from gateway.obligations import escalate
-    from gateway.services import Services
     from gateway.store import utcnow
 
-    services = Services.build(settings)
+    while True:
+        try:
+            for obligation in escalate(services.store, services.deadlines, services.directory, utcnow(), services.acceptance):
+                log.warning(
+                    "obligation.escalated",
+                    rule=obligation.rule,
+                    opened_by=obligation.opened_by,
+                    case_number=obligation.case_number,
+                    due_on=str(obligation.due_on),
+                )
+        except Exception:
+            log.exception("watcher.pass_failed")
+            if once:
+                return False
+        if once or stopping.wait(every):
+            return True
+
+
+def cmd_watcher(settings: Settings, args: argparse.Namespace) -> int:
+    """The watch in a process of its own; with --once, one pass (for cron, or to check a deployment's rules)."""
+    from gateway.services import Services
+
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    while True:
-        for obligation in escalate(services.store, services.deadlines, services.directory, utcnow(), services.acceptance):
-            log.warning(
-                "obligation.escalated",
-                rule=obligation.rule,
-                opened_by=obligation.opened_by,
-                case_number=obligation.case_number,
-                due_on=str(obligation.due_on),
-            )
-        if args.once or stopping.wait(settings.watch_seconds):
-            return 0
+    return 0 if keep_watch(Services.build(settings), settings.watch_seconds, stopping, args.once) else 1
 
 
 def cmd_directory_load(settings: Settings, args: argparse.Namespace) -> int:
@@ -231,7 +252,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="xietong", description="协同：社区矫正跨部门协同网关")
     sub = top.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run every role (API, outbox relay, consumers, deadline watcher), each in its own process")
+    run = sub.add_parser("run", help="run every role (API, outbox relay, consumers, deadline watcher), each in its own process but the watcher, a thread of the worker")
     run.add_argument("--roles", default=",".join(ROLES))
     run.add_argument("--stop-broker", action="store_true", help="stop the private RabbitMQ node on exit")
     run.set_defaults(handler=cmd_run)
@@ -239,6 +260,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("relay", help="the outbox relay alone").set_defaults(handler=cmd_relay)
     worker = sub.add_parser("worker", help="consumers alone")
     worker.add_argument("--queues", help="comma-separated adapters (and 'push'); default all")
+    worker.add_argument("--watch", action="store_true", help="keep the watcher's watch in a thread of this process")
     worker.set_defaults(handler=cmd_worker)
     watcher = sub.add_parser("watcher", help="escalate obligations as they fall overdue")
     watcher.add_argument("--once", action="store_true", help="one pass, then exit")

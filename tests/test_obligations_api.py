@@ -7,17 +7,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from adapters.base import registry
+from gateway.broker_node import RabbitNode
 from gateway.obligations import china_date
 from gateway.workdays import CalendarGap, add_working_days
-from tests.conftest import RunningGateway
+from tests.conftest import RunningGateway, gateway_in_vhost
 from tests.flows import COMMITTEE, COURT, JUSTICE_BUREAU, PROCURATORATE, SUNWU_STATION, answering, flow, sample, submit, wait_delivered, xsd_valid
+from tests.test_process_kill import role_pid
 
 pytestmark = pytest.mark.broker
 
@@ -133,3 +137,27 @@ def test_the_watcher_escalates_a_missed_report_once_naming_the_police_station(fr
     notice = registry()["police"].parse(document)
     assert notice.kind == "coordination.overdue_notice" and notice.case.case_number == OVERDUE_CASE
     assert notice.payload.due_on.isoformat() == "2025-03-27" and "孙武派出所" in notice.payload.request
+
+
+def test_xietong_run_keeps_the_watch_in_its_worker(rabbit: RabbitNode, tmp_path: Path) -> None:
+    """`xietong run` has no watcher process of its own: its worker escalates, pass after pass, an
+    obligation that was already overdue when the judgment arrived after the gateway started."""
+    case = "（2025）鲁1621刑初789号"
+    with gateway_in_vhost(rabbit, tmp_path, "xietong-watch", extra_env={"XIETONG_WATCH_SECONDS": "0.5"}) as gateway:
+        assert gateway.process is not None
+        assert role_pid(gateway.process.pid, "worker")
+        with pytest.raises(LookupError):
+            role_pid(gateway.process.pid, "watcher")
+        judgment = sample("court", "handover.judgment_effective.xml").replace(CASE.encode(), case.encode())
+        assert submit(gateway, COURT, "court", judgment).status_code == 202
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            overdue = [o for o in owed(gateway, JUSTICE_BUREAU, "overdue") if o["case_number"] == case]
+            if {o["rule"] for o in overdue if o["escalated_at"]} == {"enrollment.report", "handover.documents"}:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"not escalated within 30 s: {overdue}")
+    events = [json.loads(line) for line in (tmp_path / "gateway.log").read_text().splitlines() if line.startswith("{")]
+    escalated = [e for e in events if e["event"] == "obligation.escalated" and e["case_number"] == case]
+    assert sorted(e["rule"] for e in escalated) == ["enrollment.report", "handover.documents"]  # once each, pass after pass
