@@ -412,10 +412,12 @@ class _Origin:
         return self.element.sourceline
 
 
-def _steps(native: str) -> tuple[list[str], str | None]:
-    """`a/b/@c` -> (["a", "b"], "c"); `.` and `` name the context element itself."""
+@cache
+def _steps(native: str) -> tuple[tuple[str, ...], str | None]:
+    """`a/b/@c` -> (("a", "b"), "c"); `.` and `` name the context element itself. Cached: the
+    contracts hold a few hundred paths, and every document reads each of its own."""
     path, _, attribute = native.partition("@")
-    return [step for step in path.split("/") if step not in ("", ".")], attribute or None
+    return tuple(step for step in path.split("/") if step not in ("", ".")), attribute or None
 
 
 def _native_name(native: str, context: etree._Element) -> str:
@@ -445,12 +447,23 @@ class _Reader:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self.origins: dict[FieldPath, _Origin] = {}
+        self._children: dict[etree._Element, dict[str, etree._Element]] = {}
 
-    def _find(self, context: etree._Element, steps: list[str]) -> tuple[etree._Element | None, etree._Element]:
+    def _child(self, element: etree._Element, step: str) -> etree._Element | None:
+        """The first child named `step`. Each element's children are indexed once: every field is
+        read from the root down, and lxml's `find` parsed its path again each time (a fifth of parsing)."""
+        children = self._children.get(element)
+        if children is None:
+            children = self._children[element] = {}
+            for child in element:
+                children.setdefault(child.tag, child)
+        return children.get(f"{{{self.namespace}}}{step}")
+
+    def _find(self, context: etree._Element, steps: tuple[str, ...]) -> tuple[etree._Element | None, etree._Element]:
         """The element at `steps` (None if absent) and the deepest element found on the way."""
         deepest = context
         for step in steps:
-            child = deepest.find(f"{{{self.namespace}}}{step}")
+            child = self._child(deepest, step)
             if child is None:
                 return None, deepest
             deepest = child
@@ -544,10 +557,10 @@ class _Writer:
         # the children already written, step by step, for each of a document's fields
         self._made: dict[tuple[etree._Element, tuple[str, ...]], etree._Element] = {}
 
-    def _ensure(self, context: etree._Element, steps: list[str]) -> etree._Element:
+    def _ensure(self, context: etree._Element, steps: tuple[str, ...]) -> etree._Element:
         element = context
         for depth, step in enumerate(steps, 1):
-            key = (context, tuple(steps[:depth]))
+            key = (context, steps[:depth])
             made = self._made.get(key)
             if made is None:
                 made = self._made[key] = etree.SubElement(element, f"{{{self.namespace}}}{step}")
