@@ -2,12 +2,12 @@
 
 Acceptance takes the API's one GIL for milliseconds per submission, so under a court's backlog
 an alert waited seconds behind documents whose legal deadlines run in days. A submission that
-says it is a live kind (an alert) takes a thread of its own lane at once, and no new document
-starts while an alert waits or runs, for ALERTS_FIRST_SECONDS at most, so that a storm of
-alerts slows documents without stopping them. What a submission says only chooses its lane,
-and only for a live kind its unit may send through its own adapter (a unit cannot jump the
-queue, or hold documents back, with alerts acceptance would refuse); acceptance checks it like
-any other.
+says it is a live kind (an alert) takes a thread of its own lane at once, and while alerts are
+under way the documents' lane narrows to a few threads: documents keep moving, slower, and the
+alerts share the GIL with those few rather than with every document thread. What a submission
+says only chooses its lane, and only for a live kind its unit may send through its own adapter (a
+unit cannot jump the queue, or hold documents back, with alerts acceptance would refuse);
+acceptance checks it like any other.
 """
 
 from __future__ import annotations
@@ -23,38 +23,39 @@ from gateway.directory import UnitInfo
 from gateway.live import live_kinds
 
 SNIFFED_BYTES = 64 * 1024  # alerts are small; a larger document is not read on the event loop
-ALERTS_FIRST_SECONDS = 2.0  # the longest a new document waits for alerts under way
 
 
 class Admission:
-    """The lanes of one API process: documents under way finish, only new ones wait for alerts."""
+    """The lanes of one API process. The documents' lane is `document_threads` wide, and
+    `beside_alerts` wide while an alert waits or runs: documents under way finish, new ones start
+    only within the narrow lane, in their order of arrival, and it widens when the last alert is done.
 
-    def __init__(self, document_threads: int, alert_threads: int) -> None:
+    An earlier version stopped new documents altogether, for 2 s at most. Under a steady stream of
+    alerts every document then waited its 2 s, and then they all ran beside the alerts anyway."""
+
+    def __init__(self, document_threads: int, alert_threads: int, beside_alerts: int) -> None:
+        self.document_threads, self.beside_alerts = document_threads, min(beside_alerts, document_threads)
         self.documents = anyio.CapacityLimiter(document_threads)
         self.alerts = anyio.CapacityLimiter(alert_threads)
         self.alerts_under_way = 0
-        self.alerts_done = anyio.Event()  # made anew, on the running loop, whenever alerts begin
 
     @asynccontextmanager
     async def turn(self, alert: bool) -> AsyncIterator[None]:
         """Hold a place in the submission's lane while it is accepted."""
-        if alert:
-            if not self.alerts_under_way:
-                self.alerts_done = anyio.Event()
-            self.alerts_under_way += 1
-            try:
-                async with self.alerts:
-                    yield
-            finally:
-                self.alerts_under_way -= 1
-                if not self.alerts_under_way:
-                    self.alerts_done.set()
+        if not alert:
+            async with self.documents:
+                yield
             return
-        async with self.documents:
-            with anyio.move_on_after(ALERTS_FIRST_SECONDS):
-                while self.alerts_under_way:  # waited with a place already taken, so a later alert still goes first
-                    await self.alerts_done.wait()
-            yield
+        if not self.alerts_under_way:
+            self.documents.total_tokens = self.beside_alerts  # those holding a place keep it
+        self.alerts_under_way += 1
+        try:
+            async with self.alerts:
+                yield
+        finally:
+            self.alerts_under_way -= 1
+            if not self.alerts_under_way:
+                self.documents.total_tokens = self.document_threads  # the waiting documents start
 
 
 def says_live(unit: UnitInfo, adapter: str, document: bytes) -> bool:

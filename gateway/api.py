@@ -132,7 +132,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     settings = services.settings
-    admission = Admission(settings.accept_threads, settings.alert_threads)
+    admission = Admission(settings.accept_threads, settings.alert_threads, settings.accept_threads_beside_alerts)
 
     @app.exception_handler(Refusal)
     async def _refusal(_request: Request, exc: Refusal) -> JSONResponse:

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     # (fewer document threads also leave the event loop more of the GIL to read requests with).
     accept_threads: int = 16
     alert_threads: int = 8
+    accept_threads_beside_alerts: int = 2  # the documents' lane while alerts are under way (gateway/admission.py)
     relay_max_in_flight: int = 1000
     relay_poll_seconds: float = 0.02
     live_poll_seconds: float = 0.02  # how often the live alert stream looks for new alerts (one indexed read per subscriber)

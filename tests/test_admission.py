@@ -12,7 +12,6 @@ import anyio
 import pytest
 
 from contracts.common import UnitType
-from gateway import admission
 from gateway.admission import SNIFFED_BYTES, Admission, says_live
 from gateway.directory import UnitInfo
 from tests.flows import sample
@@ -26,12 +25,12 @@ def run(scenario: Callable[[], Awaitable[T]]) -> T:
         return pool.submit(anyio.run, scenario).result()
 
 
-def test_an_alert_goes_ahead_of_the_documents_waiting_for_acceptance() -> None:
+def test_an_alert_goes_ahead_and_documents_narrow_to_their_lane_beside_it() -> None:
     started: list[str] = []
 
     async def scenario() -> None:
-        admission = Admission(document_threads=1, alert_threads=1)
-        release = {name: anyio.Event() for name in ("document 1", "document 2", "alert")}
+        admission = Admission(document_threads=2, alert_threads=1, beside_alerts=1)
+        release = {name: anyio.Event() for name in ("document 1", "document 2", "document 3", "document 4", "alert")}
 
         async def submit(name: str, alert: bool) -> None:
             async with admission.turn(alert=alert):
@@ -39,27 +38,31 @@ def test_an_alert_goes_ahead_of_the_documents_waiting_for_acceptance() -> None:
                 await release[name].wait()
 
         async with anyio.create_task_group() as group:
-            group.start_soon(submit, "document 1", False)
+            for name in ("document 1", "document 2", "document 3", "document 4"):
+                group.start_soon(submit, name, False)
+                await anyio.wait_all_tasks_blocked()
+            assert started == ["document 1", "document 2"]  # the two document threads are taken
+            group.start_soon(submit, "alert", True)  # waits for neither
             await anyio.wait_all_tasks_blocked()
-            group.start_soon(submit, "document 2", False)  # waits: the one document thread is taken
-            await anyio.wait_all_tasks_blocked()
-            group.start_soon(submit, "alert", True)  # does not wait for either document
-            await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "alert"]
+            assert started == ["document 1", "document 2", "alert"]
             release["document 1"].set()
             await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "alert"], "a new document must not start while an alert is under way"
+            assert started == ["document 1", "document 2", "alert"], "beside an alert, one document at a time, and one still runs"
+            release["document 2"].set()
+            await anyio.wait_all_tasks_blocked()
+            assert started == ["document 1", "document 2", "alert", "document 3"], "the narrow lane keeps documents moving"
             release["alert"].set()
             await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "alert", "document 2"]
-            release["document 2"].set()
+            assert started == ["document 1", "document 2", "alert", "document 3", "document 4"], "the lane widens after the last alert"
+            release["document 3"].set()
+            release["document 4"].set()
 
     run(scenario)
 
 
 def test_documents_pass_freely_when_no_alert_is_under_way() -> None:
     async def scenario() -> int:
-        admission = Admission(document_threads=3, alert_threads=1)
+        admission = Admission(document_threads=3, alert_threads=1, beside_alerts=1)
         inside = 0
         most = 0
 
@@ -108,34 +111,39 @@ def test_what_a_submission_says_it_is_chooses_its_lane(sender: UnitInfo, adapter
     assert says_live(sender, adapter, document) is live
 
 
-def test_a_storm_of_alerts_slows_documents_but_does_not_stop_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(admission, "ALERTS_FIRST_SECONDS", 0.3)
-    started: list[str] = []
+def test_alerts_under_way_slow_documents_but_do_not_stop_them() -> None:
+    """However long alerts keep coming, documents are accepted, one at a time beside them."""
 
-    async def scenario() -> None:
-        lanes = Admission(document_threads=1, alert_threads=1)
+    async def scenario() -> tuple[int, int, int]:
+        lanes = Admission(document_threads=4, alert_threads=1, beside_alerts=1)
         alert_ends = anyio.Event()
+        inside = most = done = 0
 
         async def alert() -> None:
             async with lanes.turn(alert=True):
-                started.append("alert")
                 await alert_ends.wait()
 
         async def document() -> None:
+            nonlocal inside, most, done
             async with lanes.turn(alert=False):
-                started.append("document")
+                inside += 1
+                most = max(most, inside)
+                await anyio.sleep(0.001)
+                inside -= 1
+            done += 1
 
         async with anyio.create_task_group() as group:
             group.start_soon(alert)
             await anyio.wait_all_tasks_blocked()
-            group.start_soon(document)
-            await anyio.sleep(0.1)
-            assert started == ["alert"], "a new document waits while an alert is under way"
-            await anyio.sleep(0.5)
-            assert started == ["alert", "document"], "the document should start once it has waited its longest"
+            with anyio.fail_after(5):
+                async with anyio.create_task_group() as documents:
+                    for _ in range(8):
+                        documents.start_soon(document)
+            under_way = lanes.alerts_under_way  # the documents were all accepted while the alert still ran
             alert_ends.set()
+        return done, most, under_way
 
-    run(scenario)
+    assert run(scenario) == (8, 1, 1)
 
 
 def test_a_large_submission_is_not_read_on_the_event_loop() -> None:
