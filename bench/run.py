@@ -194,8 +194,8 @@ def summarise(stream: load.Stream, landed: dict[str, list[float]], began: float,
 
 
 class Bench:
-    def __init__(self, mode_name: str, concurrency: int, profile: bool, keep: bool, stack: ExitStack) -> None:
-        self.mode_name, self.mode, self.concurrency, self.profile = mode_name, MODES[mode_name], concurrency, profile
+    def __init__(self, mode_name: str, concurrency: int, profile: bool, timers: bool, keep: bool, stack: ExitStack) -> None:
+        self.mode_name, self.mode, self.concurrency, self.profile, self.timers = mode_name, MODES[mode_name], concurrency, profile, timers
         self.stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.work = Path(tempfile.mkdtemp(prefix="xietong-bench-"))
         if keep:
@@ -231,6 +231,9 @@ class Bench:
         self.alerts()
         self.attachment()
         self.results["memory"]["under_load_peak_mb"] = self.load_peaks()
+        if self.timers:
+            stop_process(self.gateway)  # the API writes its timers as it exits
+            self.results["timers"] = json.loads((self.work / "timers.json").read_text())
         return self.results
 
     def baseline_broker(self) -> None:
@@ -285,6 +288,9 @@ class Bench:
             "XIETONG_LOG_FORMAT": "json",
             "XIETONG_LOG_LEVEL": "info",
         }
+        if self.timers:
+            env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench" / "timers"), *filter(None, [os.environ.get("PYTHONPATH")])])
+            env["XIETONG_BENCH_TIMERS"] = str(self.work / "timers.json")
         self.gateway = self.process([sys.executable, "-m", "gateway.cli", "run"], "gateway.log", env)
         self.base = f"http://127.0.0.1:{port}"
         wait_healthy(self.base, timeout=60)
@@ -531,6 +537,8 @@ def report(r: dict[str, Any]) -> str:
     lines.append("CPU cores used per phase (2 cores in all; the load generator runs on the same machine):")
     for phase in ("baseline_http", "end_to_end", "fixed_300", "alerts"):
         lines.append(f"  {phase:<14} " + ", ".join(f"{k} {v}" for k, v in r[phase]["cpu_cores_used"].items()))
+    for kind, timers in r.get("timers", {}).items():
+        lines.append(f"timers inside the API, {kind}s (whole run): " + "; ".join(f"{timer} p50 {t['p50_ms']} / p90 {t['p90_ms']} / p99 {t['p99_ms']} ms" for timer, t in timers.items()))
     for role, profile in r.get("profile", {}).items():
         lines.append(f"py-spy, {role} ({profile['file']}), self time: " + "; ".join(f"{frame} {share}%" for frame, share in profile["top_self"][:8]))
     return "\n".join(lines)
@@ -541,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short phases: a smoke run of under two minutes")
     parser.add_argument("--concurrency", type=int, default=50, help="submissions in flight for the baseline HTTP and end-to-end runs")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway's roles during the end-to-end run (slows it)")
+    parser.add_argument("--timers", action="store_true", help="time acceptance, the group commit and the write lock inside the API (bench/timers)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, store, broker data)")
     args = parser.parse_args(argv)
     configure_logging("console", "warning")
@@ -548,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with ExitStack() as stack:
-        bench = Bench("quick" if args.quick else "default", args.concurrency, args.profile, args.keep, stack)
+        bench = Bench("quick" if args.quick else "default", args.concurrency, args.profile, args.timers, args.keep, stack)
         results = bench.run()
         results["duration_s"] = round(time.monotonic() - started, 1)
         out = RESULTS / f"{bench.stamp}.json"
