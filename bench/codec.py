@@ -1,6 +1,6 @@
-"""The adapters' own cost, without HTTP, store or broker: microseconds to parse each sample the
-load uses (the court judgment, the police fence-breach alert) and to render the judgment for each
-of its three recipients' formats.
+"""The adapters' own cost, without HTTP, store or broker: microseconds to parse the court documents
+(the handover documents notice that `bench/run` sends, and the judgment) and the police
+fence-breach alert, and to render the judgment in each of its three recipients' formats.
 
     .venv/bin/python -m bench.codec [--rounds 2000]
 
@@ -21,6 +21,7 @@ from gateway.settings import PACKAGE_DIR
 from tests.adapters.stamping import stamp
 
 SAMPLES = PACKAGE_DIR.parent / "adapters"
+HANDOVER = SAMPLES / "court" / "samples" / "handover.documents.xml"
 JUDGMENT = SAMPLES / "court" / "samples" / "handover.judgment_effective.xml"
 ALERT = SAMPLES / "police" / "samples" / "supervision.alert.xml"
 
@@ -42,8 +43,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2000)
     args = parser.parse_args()
     adapters = registry()
-    judgment, alert = JUDGMENT.read_bytes(), ALERT.read_bytes()
+    handover, judgment, alert = HANDOVER.read_bytes(), JUDGMENT.read_bytes(), ALERT.read_bytes()
     figures = {
+        "parse court handover documents (what bench/run sends)": best_microseconds(lambda: adapters["court"].parse(handover), args.rounds),
         "parse court judgment (handover.judgment_effective)": best_microseconds(lambda: adapters["court"].parse(judgment), args.rounds),
         "parse police alert (supervision.alert)": best_microseconds(lambda: adapters["police"].parse(alert), args.rounds),
     }
