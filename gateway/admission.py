@@ -34,7 +34,8 @@ class Admission:
     alerts every document then waited its 2 s, and then they all ran beside the alerts anyway."""
 
     def __init__(self, document_threads: int, alert_threads: int, beside_alerts: int) -> None:
-        self.document_threads, self.beside_alerts = document_threads, min(beside_alerts, document_threads)
+        # at least one: documents slow down beside alerts, they never stop
+        self.document_threads, self.beside_alerts = document_threads, max(1, min(beside_alerts, document_threads))
         self.documents = anyio.CapacityLimiter(document_threads)
         self.alerts = anyio.CapacityLimiter(alert_threads)
         self.alerts_under_way = 0
