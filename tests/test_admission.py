@@ -99,6 +99,7 @@ BUREAU, STATION, COURT = unit(UnitType.justice_bureau, "canonical"), unit(UnitTy
         (BUREAU, "canonical", sample("canonical", "transfer.request.json"), False),
         (BUREAU, "canonical", b'{"kind": ["supervision.alert"]}', False),
         (BUREAU, "canonical", b"\xff not json", False),
+        (BUREAU, "canonical", b'{"kind": "supervision.alert", "payload": ' + b"[" * 100_000, False),  # deeper than Python's stack
         (STATION, "police", b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>', False),
         (STATION, "police", b"", False),
         (BUREAU, "nosuch", sample("canonical", "supervision.alert.json"), False),

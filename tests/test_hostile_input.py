@@ -262,7 +262,15 @@ def test_an_unknown_adapter_is_refused_with_404(gateway: RunningGateway) -> None
         assert_refused(gateway, lambda: court.post("/v1/inbound/nope", content=JUDGMENT, headers={"Content-Type": "application/xml"}), 404, "adapter_unknown")
 
 
-@pytest.mark.parametrize("body", [b"{", b"[]", b"null", "{\"kind\": \"x\"}".encode("utf-16"), json.dumps({"kind": "handover.receipt"}).encode()])
+DEEP_JSON = [  # nested deeper than Python's recursion limit
+    pytest.param(b"[" * 100_000, id="deep-array"),
+    pytest.param(b'{"kind": "supervision.alert", "payload": ' + b'{"a": ' * 100_000, id="deep-alert"),
+]
+
+
+@pytest.mark.parametrize(
+    "body", [b"{", b"[]", b"null", "{\"kind\": \"x\"}".encode("utf-16"), json.dumps({"kind": "handover.receipt"}).encode(), *DEEP_JSON]
+)
 def test_broken_canonical_json_is_refused(gateway: RunningGateway, body: bytes) -> None:
     with gateway.client(JUSTICE_BUREAU) as bureau:
         before = counts(gateway)

@@ -12,15 +12,23 @@ from contracts.catalog import UnknownKind, kinds, spec_of
 from contracts.envelope import Draft
 
 
-def parse(data: bytes) -> Draft[Any]:
+def _document(data: bytes) -> dict[str, Any]:
+    """The submission as a JSON object, or the refusal that says why not."""
     try:
         document = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InboundError("json_encoding_invalid", f"报文不是有效的UTF-8编码（第{exc.start}字节）") from None
     except json.JSONDecodeError as exc:
         raise InboundError("json_malformed", f"JSON格式错误：第{exc.lineno}行第{exc.colno}列，{exc.msg}", line=exc.lineno) from None
+    except RecursionError:  # arrays or objects nested deeper than Python's stack: a 500 before this
+        raise InboundError("json_malformed", "JSON嵌套层数过多") from None
     if not isinstance(document, dict):
         raise InboundError("json_malformed", "报文应为JSON对象")
+    return document
+
+
+def parse(data: bytes) -> Draft[Any]:
+    document = _document(data)
     try:
         spec = spec_of(str(document.get("kind")))
     except UnknownKind as exc:
@@ -35,10 +43,9 @@ def parse(data: bytes) -> Draft[Any]:
 
 def kind_of(data: bytes) -> str | None:
     try:
-        document = json.loads(data)
-    except ValueError:
+        kind = _document(data).get("kind")
+    except InboundError:
         return None
-    kind = document.get("kind") if isinstance(document, dict) else None
     return kind if isinstance(kind, str) else None
 
 
