@@ -12,8 +12,10 @@ acceptance checks it like any other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import anyio
 
@@ -23,6 +25,7 @@ from gateway.directory import UnitInfo
 from gateway.live import live_kinds
 
 SNIFFED_BYTES = 64 * 1024  # alerts are small; a larger document is not read on the event loop
+T = TypeVar("T")
 
 
 class Admission:
@@ -38,7 +41,16 @@ class Admission:
         self.document_threads, self.beside_alerts = document_threads, max(1, min(beside_alerts, document_threads))
         self.documents = anyio.CapacityLimiter(document_threads)
         self.alerts = anyio.CapacityLimiter(alert_threads)
+        # The threads acceptance runs on, as many as the lanes let in. Not anyio's default pool of 40,
+        # which FastAPI's sync routes and the live stream's polls share: 16 + 24 acceptances filled it,
+        # and a police station's inbox or alert stream then waited behind the very load it was for.
+        self.threads = anyio.CapacityLimiter(math.inf)
         self.alerts_under_way = 0
+
+    async def run(self, alert: bool, work: Callable[[], T]) -> T:
+        """`work` on a thread of its own, once the submission's lane lets it in."""
+        async with self.turn(alert):
+            return await anyio.to_thread.run_sync(work, limiter=self.threads)
 
     @asynccontextmanager
     async def turn(self, alert: bool) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 import structlog
@@ -174,8 +175,7 @@ def create_app(services: Services) -> FastAPI:
             await run_in_threadpool(services.acceptance.record_refusal, unit, adapter, b"", refusal)
             raise
         try:
-            async with admission.turn(alert=says_live(unit, adapter, document)):
-                accepted = await run_in_threadpool(services.acceptance.accept, unit, adapter, document, uploads)
+            accepted = await admission.run(says_live(unit, adapter, document), partial(services.acceptance.accept, unit, adapter, document, uploads))
         finally:
             for upload in uploads:
                 upload.file.close()

@@ -147,6 +147,21 @@ def test_alerts_under_way_slow_documents_but_do_not_stop_them() -> None:
     assert run(scenario) == (8, 1, 1)
 
 
+def test_acceptance_does_not_wait_for_the_threads_other_routes_share() -> None:
+    """Every thread of anyio's default pool taken (by the inbox, the console, the live stream's
+    polls): a submission the lanes let in is still accepted."""
+
+    async def scenario() -> str:
+        lanes = Admission(document_threads=1, alert_threads=1, beside_alerts=1)
+        shared = anyio.to_thread.current_default_thread_limiter()
+        shared.total_tokens = 1
+        async with shared:
+            with anyio.fail_after(5):
+                return await lanes.run(False, lambda: "accepted")
+
+    assert run(scenario) == "accepted"
+
+
 def test_a_large_submission_is_not_read_on_the_event_loop() -> None:
     alert = sample("canonical", "supervision.alert.json")
     padded = alert.rstrip()[:-1] + b', "padding": "' + b" " * SNIFFED_BYTES + b'"}'
