@@ -21,6 +21,8 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from gateway.cli import role_pids
+
 Body = Callable[[int], bytes]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -174,20 +176,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def gateway_roles(supervisor: int) -> dict[str, int]:
-    """Role name to PID, from the supervisor's children (`python -m gateway.cli <role>`)."""
-    roles = {"supervisor": supervisor}
-    try:
-        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    except OSError:
-        return roles
-    for child in children:
-        try:
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"gateway.cli" in argv:
-            roles[argv[argv.index(b"gateway.cli") + 1].decode()] = int(child)
-    return roles
+    """Role name to PID: the supervisor and each of its children."""
+    return {"supervisor": supervisor, **role_pids(supervisor)}
 
 
 class RssSampler:

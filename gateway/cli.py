@@ -85,6 +85,24 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def role_pids(supervisor: int) -> dict[str, int]:
+    """The role each running child of `xietong run` plays, by pid, read back from the command line
+    `cmd_run` gave it (`python -m gateway.cli worker --watch`): for the bench and the kill tests."""
+    try:
+        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    except OSError:
+        return {}
+    roles: dict[str, int] = {}
+    for child in children:
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"gateway.cli" in argv:
+            roles[argv[argv.index(b"gateway.cli") + 1].decode()] = int(child)
+    return roles
+
+
 def cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 

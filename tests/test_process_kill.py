@@ -7,13 +7,13 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from gateway.broker_node import RabbitNode
+from gateway.cli import role_pids
 from gateway.demo import wait_healthy
 from gateway.store import AuditEntry, Delivery
 from tests.conftest import RunningGateway, prepare_gateway
@@ -37,12 +37,8 @@ def own_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGat
 
 
 def role_pid(supervisor: int, role: str) -> int:
-    """The pid of the child of `xietong run` that plays `role`."""
-    for child in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split():
-        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        if b"gateway.cli" in argv and argv[argv.index(b"gateway.cli") + 1] == role.encode():  # `gateway.cli worker --watch`
-            return int(child)
-    raise LookupError(role)
+    """The pid of the child of `xietong run` that plays `role` (KeyError: none does)."""
+    return role_pids(supervisor)[role]
 
 
 def submit_until_acknowledged(client: httpx.Client, body: bytes) -> str:
