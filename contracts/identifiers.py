@@ -6,18 +6,13 @@ import os
 import re
 import time
 import uuid
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator
 from stdnum import numdb
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
-
-# stdnum finds an ID's birthplace by scanning its table of every division ever (~400 comparisons,
-# a fifth of parsing a court document); the table is read-only, so each area code is looked up once.
-_DIVISIONS = numdb.get("cn/loc")
-_DIVISIONS.info = lru_cache(maxsize=8192)(_DIVISIONS.info)  # type: ignore[method-assign]
 
 _CASE_NUMBER = re.compile(
     r"（\d{4}）[\u4e00-\u9fff]{1,2}\d{0,4}[\u4e00-\u9fff]{1,8}\d{1,6}号(之[一二三四五六七八九十\d]+)?"  # 人民法院案号
@@ -39,8 +34,19 @@ def uuid7() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
+@cache
+def _look_up_each_division_once() -> None:
+    """stdnum finds an ID's birthplace by scanning its table of every division ever (~400 comparisons,
+    a fifth of parsing a court document); the table is read-only, so each area code is looked up
+    once. Done at the first ID checked, not at import: the table costs 5 MB, and the relay, which
+    imports the contracts, never checks an ID."""
+    divisions = numdb.get("cn/loc")
+    divisions.info = lru_cache(maxsize=8192)(divisions.info)  # type: ignore[method-assign]
+
+
 def _resident_id(value: str) -> str:
     """居民身份证号码 (GB 11643): 18 characters, check digit may be X; birth place is historical."""
+    _look_up_each_division_once()
     try:
         return ric.validate(value)
     except StdnumError as exc:
