@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import mimetypes
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -88,13 +89,34 @@ class Acceptance:
         self.settings, self.store, self.directory, self.router, self.folder = settings, store, directory, router, folder
 
     def accept(self, unit: UnitInfo, adapter_name: str, document: bytes, uploads: list[Upload]) -> Accepted:
+        """Accept on the caller's thread, returning once stored (the watcher's notices, tests)."""
+        return self.settle(self.prepare(unit, adapter_name, document, uploads))
+
+    def prepare(self, unit: UnitInfo, adapter_name: str, document: bytes, uploads: list[Upload]) -> Pending:
+        """Everything but the wait for the commit: check, translate and route the submission, and
+        hand its rows to the store's group commit. A refusal is raised here, and recorded."""
         try:
-            return self._accept(unit, adapter_name, document, uploads)
+            return self._prepare(unit, adapter_name, document, uploads)
         except Refusal as refusal:
             self.record_refusal(unit, adapter_name, document, refusal)
             raise
 
-    def _accept(self, unit: UnitInfo, adapter_name: str, document: bytes, uploads: list[Upload]) -> Accepted:
+    def settle(self, pending: Pending) -> Accepted:
+        """The submission once its rows are committed (waits until then): the message accepted; or
+        the one stored first under the same idempotency key, read from the store, when the same
+        submission was committed meanwhile."""
+        try:
+            pending.written.result()
+        except _Duplicate:
+            existing = self._existing(pending.key)
+            if existing is None:
+                raise
+            return existing
+        if not pending.accepted.duplicate:
+            log.info("message.accepted", message_id=pending.accepted.message_id, kind=pending.accepted.kind, sender=pending.sender, deliveries=len(pending.accepted.deliveries), documents=pending.documents)
+        return pending.accepted
+
+    def _prepare(self, unit: UnitInfo, adapter_name: str, document: bytes, uploads: list[Upload]) -> Pending:
         adapter = registry().get(adapter_name)
         if adapter is None:
             raise Refusal(404, "adapter_unknown", f"没有名为“{adapter_name}”的接入适配器")
@@ -116,12 +138,7 @@ class Acceptance:
             raise Refusal(422, "document_required", f"“{spec.title}”须随附{titles}，请在附件列表中声明并上传", field="attachments")
         attached = self._stage(draft, uploads)
         try:
-            return self._store(unit, adapter_name, document, draft, attached)
-        except _Duplicate:
-            existing = self._existing(self._key(unit, adapter_name, document, attached))
-            if existing is None:
-                raise
-            return existing
+            return self._hand_in(unit, adapter_name, document, draft, attached)
         finally:
             self.folder.discard([item for item, _ in attached])
 
@@ -165,11 +182,11 @@ class Acceptance:
         parts = [unit.code, adapter_name, hashlib.sha256(document).hexdigest(), sorted(item.sha256 for item, _ in attached)]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
-    def _store(
+    def _hand_in(
         self, unit: UnitInfo, adapter_name: str, document: bytes, draft: Draft[Any], attached: list[tuple[StagedFile, AttachmentClaim]]
-    ) -> Accepted:
-        """Check and route against what is stored, then write in a transaction shared with the
-        submissions that arrive meanwhile (`Store.write_together`).
+    ) -> Pending:
+        """Check and route against what is stored, then hand the rows in to be written in a
+        transaction shared with the submissions that arrive meanwhile (`Store.hand_in`).
 
         The checks and routing read before the write: stored messages and their deliveries never
         change, so what they found still holds at the commit, and the idempotency key is unique,
@@ -180,7 +197,7 @@ class Acceptance:
         with self.store.read() as session:
             existing = self._existing_in(session, key)
             if existing:
-                return existing
+                return Pending(existing, key, unit.code, len(attached), _written())
             case_number = self._check_reply(unit, draft, session)
             message = {
                 "message_id": str(uuid7()),
@@ -221,10 +238,7 @@ class Acceptance:
         rows, views = self._rows(unit, key, source_sha, message, body, planned)
         for item, _ in attached:
             self.folder.commit(item)
-        self.store.write_together(rows, self._write_batch)
-        structlog.contextvars.bind_contextvars(message_id=message["message_id"])
-        log.info("message.accepted", kind=draft.kind, sender=unit.code, deliveries=len(views), documents=len(attached))
-        return Accepted(message["message_id"], draft.kind, False, views)
+        return Pending(Accepted(message["message_id"], draft.kind, False, views), key, unit.code, len(attached), self.store.hand_in(rows, self._write_batch))
 
     @staticmethod
     def _rows(
@@ -394,6 +408,25 @@ class Acceptance:
                 field=refusal.field,
             )
         log.info("message.refused", sender=unit.code, adapter=adapter_name, code=refusal.code, line=refusal.line, field=refusal.field)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A submission prepared and handed in: `written` completes once its rows are committed, or
+    fails with `_Duplicate` when the same submission was committed meanwhile."""
+
+    accepted: Accepted  # what the answer says once written
+    key: str  # the idempotency key
+    sender: str
+    documents: int
+    written: Future[None]
+
+
+def _written() -> Future[None]:
+    """The future of a submission that is stored already."""
+    done: Future[None] = Future()
+    done.set_result(None)
+    return done
 
 
 @dataclass(frozen=True)

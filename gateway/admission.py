@@ -1,26 +1,30 @@
 """Admission to acceptance: alerts before documents, within one API process.
 
-Acceptance takes the API's one GIL for milliseconds per submission, so under a court's backlog
-an alert waited seconds behind documents whose legal deadlines run in days. A submission that
-says it is a live kind (an alert) takes a thread of its own lane at once, and while alerts are
-under way the documents' lane narrows to a few threads: documents keep moving, slower, and the
-alerts share the GIL with those few rather than with every document thread. What a submission
-says only chooses its lane, and only for a live kind its unit may send through its own adapter (a
-unit cannot jump the queue, or hold documents back, with alerts acceptance would refuse);
-acceptance checks it like any other.
+Preparing a submission (parse, check, route) takes the API's one GIL for a millisecond or two, and
+a few threads prepare as fast as many: they do not wait for the commit (`Store.hand_in`), and every
+thread more that shares the GIL costs CPU. So the API prepares on a few threads, and a submission
+that says it is a live kind (an alert) takes the next free one before any document waiting, and
+one thread is never given to documents: a court's backlog, whose legal deadlines run in days, does
+not hold an alert for seconds. What a submission says only chooses its place in the queue, and
+only for a live kind its unit may send through its own adapter (a unit cannot jump the queue with
+alerts acceptance would refuse); acceptance checks it like any other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TypeVar
 
 import anyio
 
 from adapters.base import registry
 from contracts.catalog import kinds
+from gateway.acceptance import Acceptance, Accepted, Upload
 from gateway.directory import UnitInfo
 from gateway.live import live_kinds
 
@@ -29,46 +33,76 @@ T = TypeVar("T")
 
 
 class Admission:
-    """The lanes of one API process. The documents' lane is `document_threads` wide, and
-    `beside_alerts` wide while an alert waits or runs: documents under way finish, new ones start
-    only within the narrow lane, in their order of arrival, and it widens when the last alert is done.
+    """The turns of one API process at its `threads` preparing threads: alerts are served before
+    documents, and documents hold at most all threads but one.
 
-    An earlier version stopped new documents altogether, for 2 s at most. Under a steady stream of
-    alerts every document then waited its 2 s, and then they all ran beside the alerts anyway."""
+    Earlier versions gave alerts a lane of 24 threads and narrowed the documents' 16 to two beside
+    them. Under a stream of alerts every submission then shared the GIL with some 26 threads, and a
+    document waited only for a thread of its own lane, not for the alerts queued before it."""
 
-    def __init__(self, document_threads: int, alert_threads: int, beside_alerts: int) -> None:
-        # at least one: documents slow down beside alerts, they never stop
-        self.document_threads, self.beside_alerts = document_threads, max(1, min(beside_alerts, document_threads))
-        self.documents = anyio.CapacityLimiter(document_threads)
-        self.alerts = anyio.CapacityLimiter(alert_threads)
-        # The threads acceptance runs on, as many as the lanes let in. Not anyio's default pool of 40,
-        # which FastAPI's sync routes and the live stream's polls share: 16 + 24 acceptances filled it,
+    def __init__(self, threads: int) -> None:
+        self.threads_free = max(2, threads)  # one for documents, and one kept for alerts
+        self.document_threads = self.threads_free - 1
+        self.documents_under_way = 0
+        self.waiting: dict[bool, deque[anyio.Event]] = {True: deque(), False: deque()}  # alerts, documents
+        # The threads preparing runs on, as many as the turns let in. Not anyio's default pool of 40,
+        # which FastAPI's sync routes and the live stream's polls share: submissions filled it once,
         # and a police station's inbox or alert stream then waited behind the very load it was for.
         self.threads = anyio.CapacityLimiter(math.inf)
-        self.alerts_under_way = 0
 
     async def run(self, alert: bool, work: Callable[[], T]) -> T:
-        """`work` on a thread of its own, once the submission's lane lets it in."""
+        """`work` on a thread of its own, in the submission's turn."""
         async with self.turn(alert):
             return await anyio.to_thread.run_sync(work, limiter=self.threads)
 
+    async def accept(self, alert: bool, acceptance: Acceptance, unit: UnitInfo, adapter: str, document: bytes, uploads: list[Upload]) -> Accepted:
+        """Prepare the submission in its turn, then wait for its commit with no thread held, so
+        that the few preparing threads go on with the next submissions meanwhile."""
+        pending = await self.run(alert, partial(acceptance.prepare, unit, adapter, document, uploads))
+        try:
+            await asyncio.wrap_future(pending.written)
+        except Exception:  # a duplicate committed meanwhile is read from the store; anything else is raised
+            return await anyio.to_thread.run_sync(acceptance.settle, pending, limiter=self.threads)
+        return acceptance.settle(pending)  # written: nothing left to wait for or read
+
     @asynccontextmanager
     async def turn(self, alert: bool) -> AsyncIterator[None]:
-        """Hold a place in the submission's lane while it is accepted."""
-        if not alert:
-            async with self.documents:
-                yield
-            return
-        if not self.alerts_under_way:
-            self.documents.total_tokens = self.beside_alerts  # those holding a place keep it
-        self.alerts_under_way += 1
+        """Hold one of the preparing threads: at once when one is free for this kind of submission
+        and nobody it must let go first waits, else in order, alerts first."""
+        if self._may_start(alert) and not self.waiting[True] and (alert or not self.waiting[False]):
+            self._start(alert)
+        else:
+            handed = anyio.Event()
+            self.waiting[alert].append(handed)
+            try:
+                await handed.wait()
+            except BaseException:  # cancelled (the client left): a turn handed over meanwhile goes on to the next
+                if handed.is_set():
+                    self._end(alert)
+                else:
+                    self.waiting[alert].remove(handed)
+                raise
         try:
-            async with self.alerts:
-                yield
+            yield
         finally:
-            self.alerts_under_way -= 1
-            if not self.alerts_under_way:
-                self.documents.total_tokens = self.document_threads  # the waiting documents start
+            self._end(alert)
+
+    def _may_start(self, alert: bool) -> bool:
+        return self.threads_free > 0 and (alert or self.documents_under_way < self.document_threads)
+
+    def _start(self, alert: bool) -> None:
+        self.threads_free -= 1
+        self.documents_under_way += not alert
+
+    def _end(self, alert: bool) -> None:
+        """A thread is free: hand it to the first alert waiting, else to the first document if documents may have one more."""
+        self.threads_free += 1
+        self.documents_under_way -= not alert
+        for waiting_alert in (True, False):
+            if self.waiting[waiting_alert] and self._may_start(waiting_alert):
+                self._start(waiting_alert)
+                self.waiting[waiting_alert].popleft().set()
+                return
 
 
 def says_live(unit: UnitInfo, adapter: str, document: bytes) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 import structlog
@@ -133,7 +132,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     settings = services.settings
-    admission = Admission(settings.accept_threads, settings.alert_threads, settings.accept_threads_beside_alerts)
+    admission = Admission(settings.accept_threads)
 
     @app.exception_handler(Refusal)
     async def _refusal(_request: Request, exc: Refusal) -> JSONResponse:
@@ -175,7 +174,7 @@ def create_app(services: Services) -> FastAPI:
             await run_in_threadpool(services.acceptance.record_refusal, unit, adapter, b"", refusal)
             raise
         try:
-            accepted = await admission.run(says_live(unit, adapter, document), partial(services.acceptance.accept, unit, adapter, document, uploads))
+            accepted = await admission.accept(says_live(unit, adapter, document), services.acceptance, unit, adapter, document, uploads)
         finally:
             for upload in uploads:
                 upload.file.close()

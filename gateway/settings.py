@@ -35,13 +35,9 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = 512 * 1024 * 1024  # each attachment
     max_attachments: int = 50
 
-    # Threads of one API process accepting submissions: documents, and alerts in a lane of their own
-    # (fewer document threads also leave the event loop more of the GIL to read requests with).
-    accept_threads: int = 16
-    # An alert's acceptance takes 30-100 ms of wall time under load (its ~2.4 ms of CPU, waiting for the GIL and the
-    # write lock): 8 threads served ~230 alerts/s at best, and 200/s queued for a second at admission.
-    alert_threads: int = 24
-    accept_threads_beside_alerts: int = 2  # the documents' lane while alerts are under way (gateway/admission.py)
+    # Threads of one API process preparing submissions (gateway/admission.py): documents may hold all but one, kept
+    # for alerts. They need not be many, since none waits for its commit; each one more shares the GIL.
+    accept_threads: int = 3
     relay_max_in_flight: int = 1000
     relay_poll_seconds: float = 0.02
     live_poll_seconds: float = 0.02  # how often the live alert stream looks for new alerts (one indexed read per subscriber)

@@ -13,8 +13,9 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -279,13 +280,12 @@ BatchWriter = Callable[[Session, list[Any]], list[Exception | None]]
 
 @dataclass
 class _Together:
-    """One thread's item for a shared write transaction, the writer that writes its batch, and
-    how it went."""
+    """One item for a shared write transaction, the writer that writes its batch, and the future
+    its caller waits on."""
 
     item: Any
     writer: BatchWriter
-    done: bool = False
-    error: Exception | None = None
+    written: Future[None] = field(default_factory=Future)
 
 
 class Store:
@@ -296,8 +296,8 @@ class Store:
         database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         self.write_lock = WriteLock(f"{database}.writelock") if database and database != ":memory:" else None
         self._waiting: list[_Together] = []
-        self._waiting_lock = threading.Lock()
-        self._committing = threading.Lock()
+        self._handed_in = threading.Condition()
+        self._committer: threading.Thread | None = None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -307,43 +307,65 @@ class Store:
             yield session
 
     def write_together(self, item: Any, writer: BatchWriter) -> None:
-        """Write `item` in a write transaction shared with the items other threads of this process
-        hand in meanwhile (group commit): one BEGIN IMMEDIATE and one commit for all of them, where
-        the write lock of the file, not the CPU, is what every process queues for. `writer` writes a
-        batch of items in a few statements and returns, per item, None or the exception that
-        refuses that item alone (a duplicate, say). Should the shared transaction fail, each item
-        is written again alone, so one bad item takes nothing else with it. Returns, or raises,
-        only once the item's transaction has committed."""
-        mine = _Together(item, writer)
-        with self._waiting_lock:
-            self._waiting.append(mine)
-        with self._committing:
-            if not mine.done:
-                with self._waiting_lock:
-                    batch, self._waiting = self._waiting, []
+        """`hand_in`, and wait on this thread until the item is written."""
+        self.hand_in(item, writer).result()
+
+    def hand_in(self, item: Any, writer: BatchWriter) -> Future[None]:
+        """Have this process's committer thread write `item` in a write transaction shared with the
+        items handed in meanwhile (group commit): one BEGIN IMMEDIATE and one commit for all of
+        them, where the write lock of the file, not the CPU, is what every process queues for.
+        `writer` writes a batch of items in a few statements and returns, per item, None or the
+        exception that refuses that item alone (a duplicate, say). Should the shared transaction
+        fail, each item is written again alone, so one bad item takes nothing else with it.
+
+        The future completes once the item's transaction has committed, or fails with what refused
+        it. The thread that handed the item in need not wait for it: the API's few acceptance
+        threads prepare the next submissions meanwhile. When each of 16 threads waited for its own
+        commit instead, the batch formed the same way but the GIL was shared by 16 runnable
+        threads, which cost a third more CPU per submission."""
+        together = _Together(item, writer)
+        with self._handed_in:
+            self._waiting.append(together)
+            if self._committer is None or not self._committer.is_alive():
+                self._committer = threading.Thread(target=self._commit_forever, name="store-committer", daemon=True)
+                self._committer.start()
+            self._handed_in.notify()
+        return together.written
+
+    def _commit_forever(self) -> None:
+        while True:
+            with self._handed_in:
+                self._handed_in.wait_for(lambda: self._waiting)
+                batch, self._waiting = self._waiting, []
+            try:
                 self._commit_together(batch)
-        if mine.error is not None:
-            raise mine.error
+            finally:  # nothing waits forever, whatever ended the batch
+                for member in batch:
+                    if not member.written.done():
+                        member.written.set_exception(RuntimeError("the group commit stopped before this item was written"))
 
     def _commit_together(self, batch: list[_Together]) -> None:
         try:
             groups: dict[BatchWriter, list[_Together]] = {}
             for member in batch:
                 groups.setdefault(member.writer, []).append(member)
+            outcomes: list[tuple[_Together, Exception | None]] = []
             with self.write() as session:
                 for writer, members in groups.items():
-                    for member, outcome in zip(members, writer(session, [m.item for m in members]), strict=True):
-                        member.error = outcome
+                    outcomes += zip(members, writer(session, [m.item for m in members]), strict=True)
         except Exception as exc:  # the shared transaction failed: nothing of it is stored
             if len(batch) == 1:
-                batch[0].error = exc
+                batch[0].written.set_exception(exc)
             else:
                 log.warning("store.batch_failed", items=len(batch), error=repr(exc))
                 for member in batch:
                     self._commit_together([member])
-        finally:
-            for member in batch:
-                member.done = True
+            return
+        for member, outcome in outcomes:  # committed
+            if outcome is None:
+                member.written.set_result(None)
+            else:
+                member.written.set_exception(outcome)
 
     def _locked(self) -> AbstractContextManager[None]:
         return self.write_lock.held() if self.write_lock else nullcontext()

@@ -25,44 +25,82 @@ def run(scenario: Callable[[], Awaitable[T]]) -> T:
         return pool.submit(anyio.run, scenario).result()
 
 
-def test_an_alert_goes_ahead_and_documents_narrow_to_their_lane_beside_it() -> None:
+def test_an_alert_takes_the_thread_kept_for_alerts_and_goes_ahead_of_waiting_documents() -> None:
     started: list[str] = []
 
     async def scenario() -> None:
-        admission = Admission(document_threads=2, alert_threads=1, beside_alerts=1)
-        release = {name: anyio.Event() for name in ("document 1", "document 2", "document 3", "document 4", "alert")}
+        admission = Admission(threads=3)
+        names = ("document 1", "document 2", "document 3", "document 4", "alert 1", "alert 2")
+        release = {name: anyio.Event() for name in names}
 
-        async def submit(name: str, alert: bool) -> None:
-            async with admission.turn(alert=alert):
+        async def submit(name: str) -> None:
+            async with admission.turn(alert=name.startswith("alert")):
                 started.append(name)
                 await release[name].wait()
 
         async with anyio.create_task_group() as group:
             for name in ("document 1", "document 2", "document 3", "document 4"):
-                group.start_soon(submit, name, False)
+                group.start_soon(submit, name)
                 await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "document 2"]  # the two document threads are taken
-            group.start_soon(submit, "alert", True)  # waits for neither
+            assert started == ["document 1", "document 2"], "documents hold all threads but one"
+            group.start_soon(submit, "alert 1")
             await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "document 2", "alert"]
+            assert started == ["document 1", "document 2", "alert 1"], "the thread kept for alerts"
+            group.start_soon(submit, "alert 2")
+            await anyio.wait_all_tasks_blocked()
             release["document 1"].set()
             await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "document 2", "alert"], "beside an alert, one document at a time, and one still runs"
+            assert started[3:] == ["alert 2"], "the alert goes ahead of the documents that waited longer"
+            release["alert 1"].set()
+            await anyio.wait_all_tasks_blocked()
+            assert started[4:] == ["document 3"], "then the documents, in their order of arrival"
+            release["alert 2"].set()
+            await anyio.wait_all_tasks_blocked()
+            assert started[5:] == [], "a thread stays kept for alerts"
             release["document 2"].set()
             await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "document 2", "alert", "document 3"], "the narrow lane keeps documents moving"
-            release["alert"].set()
-            await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "document 2", "alert", "document 3", "document 4"], "the lane widens after the last alert"
+            assert started[5:] == ["document 4"]
             release["document 3"].set()
             release["document 4"].set()
 
     run(scenario)
 
 
+def test_a_submission_that_gives_up_waiting_passes_its_turn_on() -> None:
+    """A client that leaves while its submission waits (or just as its turn comes) takes no thread with it."""
+
+    async def scenario() -> list[str]:
+        admission = Admission(threads=2)
+        started: list[str] = []
+        first_ends = anyio.Event()
+
+        async def submit(name: str, alert: bool, ends: anyio.Event) -> None:
+            async with admission.turn(alert=alert):
+                started.append(name)
+                await ends.wait()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(submit, "document 1", False, first_ends)
+            await anyio.wait_all_tasks_blocked()
+            async with anyio.create_task_group() as leaving:
+                leaving.start_soon(submit, "document 2", False, anyio.Event())
+                await anyio.wait_all_tasks_blocked()
+                leaving.cancel_scope.cancel()
+            first_ends.set()
+            await anyio.wait_all_tasks_blocked()
+            ends = anyio.Event()
+            ends.set()
+            with anyio.fail_after(5):
+                for name in ("document 3", "document 4", "alert"):
+                    await submit(name, name == "alert", ends)
+        return started
+
+    assert run(scenario) == ["document 1", "document 3", "document 4", "alert"]
+
+
 def test_documents_pass_freely_when_no_alert_is_under_way() -> None:
     async def scenario() -> int:
-        admission = Admission(document_threads=3, alert_threads=1, beside_alerts=1)
+        admission = Admission(threads=4)
         inside = 0
         most = 0
 
@@ -75,11 +113,11 @@ def test_documents_pass_freely_when_no_alert_is_under_way() -> None:
                 inside -= 1
 
         async with anyio.create_task_group() as group:
-            for _ in range(6):
+            for _ in range(8):
                 group.start_soon(submit)
         return most
 
-    assert run(scenario) == 3  # as many at once as the lane has threads
+    assert run(scenario) == 3  # all threads but the one kept for alerts
 
 
 def unit(unit_type: UnitType, adapter: str) -> UnitInfo:
@@ -112,25 +150,22 @@ def test_what_a_submission_says_it_is_chooses_its_lane(sender: UnitInfo, adapter
     assert says_live(sender, adapter, document) is live
 
 
-def test_alerts_under_way_slow_documents_but_do_not_stop_them() -> None:
-    """However long alerts keep coming, documents are accepted, one at a time beside them."""
+def test_alerts_under_way_do_not_stop_documents() -> None:
+    """However long an alert keeps its thread, documents are accepted on the others."""
 
-    async def scenario() -> tuple[int, int, int]:
-        lanes = Admission(document_threads=4, alert_threads=1, beside_alerts=1)
+    async def scenario() -> int:
+        lanes = Admission(threads=3)
         alert_ends = anyio.Event()
-        inside = most = done = 0
+        done = 0
 
         async def alert() -> None:
             async with lanes.turn(alert=True):
                 await alert_ends.wait()
 
         async def document() -> None:
-            nonlocal inside, most, done
+            nonlocal done
             async with lanes.turn(alert=False):
-                inside += 1
-                most = max(most, inside)
                 await anyio.sleep(0.001)
-                inside -= 1
             done += 1
 
         async with anyio.create_task_group() as group:
@@ -140,11 +175,10 @@ def test_alerts_under_way_slow_documents_but_do_not_stop_them() -> None:
                 async with anyio.create_task_group() as documents:
                     for _ in range(8):
                         documents.start_soon(document)
-            under_way = lanes.alerts_under_way  # the documents were all accepted while the alert still ran
             alert_ends.set()
-        return done, most, under_way
+        return done
 
-    assert run(scenario) == (8, 1, 1)
+    assert run(scenario) == 8
 
 
 def test_acceptance_does_not_wait_for_the_threads_other_routes_share() -> None:
@@ -152,7 +186,7 @@ def test_acceptance_does_not_wait_for_the_threads_other_routes_share() -> None:
     polls): a submission the lanes let in is still accepted."""
 
     async def scenario() -> str:
-        lanes = Admission(document_threads=1, alert_threads=1, beside_alerts=1)
+        lanes = Admission(threads=2)
         shared = anyio.to_thread.current_default_thread_limiter()
         shared.total_tokens = 1
         async with shared:

@@ -123,3 +123,25 @@ def test_a_single_failing_item_gets_its_own_error(tmp_path: Path) -> None:
         store.write_together("371600", duplicate)
     with store.read() as session:
         assert session.scalar(select(func.count()).select_from(Division)) == 0
+
+
+def test_the_thread_that_hands_an_item_in_goes_on_while_it_commits(tmp_path: Path) -> None:
+    """The API's few preparing threads hand their rows in and prepare the next submission; the
+    future says when the rows are stored, or why not."""
+    store = Store(f"sqlite:///{tmp_path / 'together.db'}")
+    writer = Divisions()
+    assert outcome(store, writer, "370000") == "stored"
+    writer.blocker = threading.Event()
+    first = store.hand_in("371600", writer.write)  # the committer waits inside this batch
+    deadline = time.monotonic() + 5
+    while store._waiting and time.monotonic() < deadline:  # taken into a batch of its own
+        time.sleep(0.01)
+    second, taken = store.hand_in("371700", writer.write), store.hand_in("370000", writer.write)
+    assert not first.done() and not second.done() and not taken.done()
+    writer.blocker.set()
+    assert first.result(5) is None and second.result(5) is None
+    with pytest.raises(Taken):
+        taken.result(5)
+    assert writer.batches == [1, 1, 2]  # the two handed in meanwhile shared the next transaction
+    with store.read() as session:
+        assert set(session.scalars(select(Division.code))) == {"370000", "371600", "371700"}
