@@ -177,9 +177,9 @@ class Acceptance:
         return staged
 
     @staticmethod
-    def _key(unit: UnitInfo, adapter_name: str, document: bytes, attached: list[tuple[StagedFile, AttachmentClaim]]) -> str:
-        """Idempotency: the same unit sending the same bytes with the same files is one message."""
-        parts = [unit.code, adapter_name, hashlib.sha256(document).hexdigest(), sorted(item.sha256 for item, _ in attached)]
+    def _key(unit: UnitInfo, adapter_name: str, source_sha: str, attached: list[tuple[StagedFile, AttachmentClaim]]) -> str:
+        """Idempotency: the same unit sending the same bytes (`source_sha`) with the same files is one message."""
+        parts = [unit.code, adapter_name, source_sha, sorted(item.sha256 for item, _ in attached)]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def _hand_in(
@@ -192,7 +192,7 @@ class Acceptance:
         change, so what they found still holds at the commit, and the idempotency key is unique,
         so a duplicate committed meanwhile is caught by the write itself."""
         source_sha = hashlib.sha256(document).hexdigest()
-        key = self._key(unit, adapter_name, document, attached)
+        key = self._key(unit, adapter_name, source_sha, attached)
         received_at = datetime.now(UTC)
         with self.store.read() as session:
             existing = self._existing_in(session, key)
