@@ -547,7 +547,7 @@ def report(r: dict[str, Any]) -> str:
     for phase in ("baseline_http", "end_to_end", "fixed_300", "fixed_half", "alerts"):
         lines.append(f"  {phase:<14} " + ", ".join(f"{k} {v}" for k, v in r[phase]["cpu_cores_used"].items()))
     for kind, timers in r.get("timers", {}).items():
-        lines.append(f"timers inside the API, {kind}s (whole run): " + "; ".join(f"{timer} p50 {t['p50_ms']} / p90 {t['p90_ms']} / p99 {t['p99_ms']} ms" for timer, t in timers.items()))
+        lines.append(f"timers inside the API, {kind} (whole run): " + "; ".join(f"{timer} p50 {t['p50']} / p90 {t['p90']} / p99 {t['p99']} {t['unit']}".rstrip() for timer, t in timers.items()))
     for role, profile in r.get("profile", {}).items():
         lines.append(f"py-spy, {role} ({profile['file']}), self time: " + "; ".join(f"{frame} {share}%" for frame, share in profile["top_self"][:8]))
     return "\n".join(lines)

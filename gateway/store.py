@@ -321,8 +321,8 @@ class Store:
         The future completes once the item's transaction has committed, or fails with what refused
         it. The thread that handed the item in need not wait for it: the API's few acceptance
         threads prepare the next submissions meanwhile. When each of 16 threads waited for its own
-        commit instead, the batch formed the same way but the GIL was shared by 16 runnable
-        threads, which cost a third more CPU per submission."""
+        commit instead, the batches formed the same way, but 16 runnable threads shared the GIL and
+        the API accepted about a third fewer documents for the same CPU (`bench/run`)."""
         together = _Together(item, writer)
         with self._handed_in:
             self._waiting.append(together)

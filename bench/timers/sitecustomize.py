@@ -1,11 +1,12 @@
 """`bench/run --timers`: where a submission's time goes inside the API process.
 
 Python imports this module at start-up when its folder is on PYTHONPATH, which `bench/run
---timers` sets for the gateway alone. In the `api` role it wraps acceptance, the group commit
-and the write lock with timers, files each submission's timings under "alert" or "document" (by
-the kind it was accepted as), and at exit writes every timer's percentiles as JSON to
-$XIETONG_BENCH_TIMERS once uvicorn has shut down (not at exit: uvicorn ends by raising the SIGTERM
-it caught again). Wall time, not CPU: the waits are what it is for.
+--timers` sets for the gateway alone. In the `api` role it wraps the admission, preparing, the
+group commit and the write lock with timers, files each submission's timings under "alert" or
+"document" (by its turn, or the kind it was accepted as) and each shared transaction's under
+"batch", and writes every timer's percentiles as JSON to $XIETONG_BENCH_TIMERS once uvicorn has
+shut down (not at exit: uvicorn ends by raising the SIGTERM it caught again). Wall time, not CPU:
+the waits are what it is for.
 """
 
 from __future__ import annotations
@@ -16,73 +17,89 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
+
+COUNTED = "submissions per batch"  # a count; every other figure is seconds, written as ms
 
 
 def _install(out: str) -> None:
     from uvicorn.server import Server
 
-    from gateway.acceptance import Acceptance
+    from gateway.acceptance import Acceptance, Pending
+    from gateway.admission import Admission
     from gateway.live import live_kinds
     from gateway.store import Store, WriteLock
 
-    local = threading.local()
     filed: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     filing = threading.Lock()
 
-    def note(timer: str, seconds: float) -> None:
-        pending = getattr(local, "pending", None)
-        if pending is not None:
-            pending.append((timer, seconds))
-
-    def timed(method: Callable[..., Any], timer: str) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                note(timer, time.perf_counter() - began)
-
-        return wrapper
-
-    accept = Acceptance.accept
-
-    def timed_accept(self: Acceptance, *args: Any, **kwargs: Any) -> Any:
-        local.pending = []
-        began = time.perf_counter()
-        accepted = accept(self, *args, **kwargs)
-        note("acceptance", time.perf_counter() - began)
-        kind = "alert" if accepted.kind in live_kinds() else "document"
+    def note(kind: str, timer: str, value: float) -> None:
         with filing:
-            for timer, seconds in local.pending:
-                filed[kind][timer].append(seconds)
-        local.pending = None
+            filed[kind][timer].append(value)
+
+    def kind_of(message_kind: str) -> str:
+        return "alert" if message_kind in live_kinds() else "document"
+
+    accept, prepare, turn, hand_in = Admission.accept, Acceptance.prepare, Admission.turn, Store.hand_in
+
+    async def timed_accept(self: Admission, alert: bool, *args: Any) -> Any:
+        began = time.perf_counter()
+        accepted = await accept(self, alert, *args)
+        note(kind_of(accepted.kind), "acceptance: turn, preparing, commit", time.perf_counter() - began)
         return accepted
 
-    held = WriteLock.held
+    @asynccontextmanager
+    async def timed_turn(self: Admission, alert: bool) -> AsyncIterator[None]:
+        began = time.perf_counter()
+        async with turn(self, alert):
+            note("alert" if alert else "document", "waiting for a turn", time.perf_counter() - began)
+            yield
+
+    def timed_prepare(self: Acceptance, *args: Any) -> Pending:
+        began = time.perf_counter()
+        pending = prepare(self, *args)
+        note(kind_of(pending.accepted.kind), "preparing", time.perf_counter() - began)
+        return pending
+
+    def timed_hand_in(self: Store, item: Any, writer: Any) -> Future[None]:
+        began = time.perf_counter()
+        written = hand_in(self, item, writer)
+        kind = kind_of(item.message["kind"]) if hasattr(item, "message") else "other"
+        written.add_done_callback(lambda _: note(kind, "commit: handed in to written", time.perf_counter() - began))
+        return written
+
+    commit_together, held = Store._commit_together, WriteLock.held
+
+    def counted_commit_together(self: Store, batch: list[Any]) -> None:
+        note("batch", COUNTED, len(batch))
+        commit_together(self, batch)
 
     @contextmanager
     def timed_held(self: WriteLock) -> Iterator[None]:
         began = time.perf_counter()
         with held(self):
-            note("write lock: waiting", time.perf_counter() - began)
+            note("batch", "write lock: waiting", time.perf_counter() - began)
             taken = time.perf_counter()
             yield
-            note("write lock: holding", time.perf_counter() - taken)
+            note("batch", "write lock: holding", time.perf_counter() - taken)
 
-    Acceptance.accept = timed_accept  # type: ignore[method-assign]
-    Store.write_together = timed(Store.write_together, "group commit: waiting and writing")  # type: ignore[method-assign]
+    Admission.accept = timed_accept  # type: ignore[method-assign]
+    Admission.turn = timed_turn  # type: ignore[method-assign]
+    Acceptance.prepare = timed_prepare  # type: ignore[method-assign]
+    Store.hand_in = timed_hand_in  # type: ignore[method-assign]
+    Store._commit_together = counted_commit_together  # type: ignore[method-assign]
     WriteLock.held = timed_held  # type: ignore[method-assign]
 
     def write() -> None:
-        def percentiles(values: list[float]) -> dict[str, float]:
-            ordered = sorted(values)
-            return {"n": len(ordered), **{f"p{q}_ms": round(1000 * ordered[min(len(ordered) - 1, len(ordered) * q // 100)], 1) for q in (50, 90, 99)}}
+        def percentiles(timer: str, values: list[float]) -> dict[str, Any]:
+            ordered, scale = sorted(values), 1 if timer == COUNTED else 1000
+            return {"n": len(ordered), "unit": "" if timer == COUNTED else "ms", **{f"p{q}": round(scale * ordered[min(len(ordered) - 1, len(ordered) * q // 100)], 1) for q in (50, 90, 99)}}
 
         with filing:
-            figures = {kind: {timer: percentiles(values) for timer, values in timers.items()} for kind, timers in filed.items()}
+            figures = {kind: {timer: percentiles(timer, values) for timer, values in timers.items()} for kind, timers in filed.items()}
         with open(out, "w", encoding="utf-8") as file:
             json.dump(figures, file, ensure_ascii=False, indent=2)
 
