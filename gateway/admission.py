@@ -2,12 +2,13 @@
 
 Preparing a submission (parse, check, route) takes the API's one GIL for a millisecond or two, and
 a few threads prepare as fast as many: they do not wait for the commit (`Store.hand_in`), and every
-thread more that shares the GIL costs CPU. So the API prepares on a few threads, and a submission
-that says it is a live kind (an alert) takes the next free one before any document waiting, and
-one thread is never given to documents: a court's backlog, whose legal deadlines run in days, does
-not hold an alert for seconds. What a submission says only chooses its place in the queue, and
-only for a live kind its unit may send through its own adapter (a unit cannot jump the queue with
-alerts acceptance would refuse); acceptance checks it like any other.
+thread more that shares the GIL costs CPU. So the API prepares on a few threads. A submission that
+says it is a live kind (an alert) takes the next free one before the documents waiting (but for
+every fifth turn, so that alerts never stop documents), and one thread is never given to
+documents: a court's backlog, whose legal deadlines run in days, does not hold an alert for
+seconds. What a submission says only chooses its place in the queue, and only for a live kind its
+unit may send through its own adapter (a unit cannot jump the queue with alerts acceptance would
+refuse); acceptance checks it like any other.
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ from gateway.directory import UnitInfo
 from gateway.live import live_kinds
 
 SNIFFED_BYTES = 64 * 1024  # alerts are small; a larger document is not read on the event loop
+ALERTS_BEFORE_A_DOCUMENT = 4
 T = TypeVar("T")
 
 
 class Admission:
     """The turns of one API process at its `threads` preparing threads: alerts are served before
-    documents, and documents hold at most all threads but one.
+    documents, and documents hold at most all threads but one. While both wait, every
+    `ALERTS_BEFORE_A_DOCUMENT + 1`th turn goes to a document all the same: a flood of alerts (a
+    police system gone wrong, say) slows the courts' documents, it never stops them.
 
     Earlier versions gave alerts a lane of 24 threads and narrowed the documents' 16 to two beside
     them. Under a stream of alerts every submission then shared the GIL with some 26 threads, and a
@@ -44,6 +48,7 @@ class Admission:
         self.threads_free = max(2, threads)  # one for documents, and one kept for alerts
         self.document_threads = self.threads_free - 1
         self.documents_under_way = 0
+        self.alerts_in_a_row = 0  # turns given to alerts since a document last had one
         self.waiting: dict[bool, deque[anyio.Event]] = {True: deque(), False: deque()}  # alerts, documents
         # The threads preparing runs on, as many as the turns let in. Not anyio's default pool of 40,
         # which FastAPI's sync routes and the live stream's polls share: submissions filled it once,
@@ -93,12 +98,14 @@ class Admission:
     def _start(self, alert: bool) -> None:
         self.threads_free -= 1
         self.documents_under_way += not alert
+        self.alerts_in_a_row = self.alerts_in_a_row + 1 if alert else 0
 
     def _end(self, alert: bool) -> None:
-        """A thread is free: hand it to the first alert waiting, else to the first document if documents may have one more."""
+        """A thread is free: hand it to the first alert waiting, else to the first document if
+        documents may have one more; but to a document first after a run of alerts."""
         self.threads_free += 1
         self.documents_under_way -= not alert
-        for waiting_alert in (True, False):
+        for waiting_alert in (False, True) if self.alerts_in_a_row >= ALERTS_BEFORE_A_DOCUMENT else (True, False):
             if self.waiting[waiting_alert] and self._may_start(waiting_alert):
                 self._start(waiting_alert)
                 self.waiting[waiting_alert].popleft().set()

@@ -98,6 +98,34 @@ def test_a_submission_that_gives_up_waiting_passes_its_turn_on() -> None:
     assert run(scenario) == ["document 1", "document 3", "document 4", "alert"]
 
 
+def test_a_flood_of_alerts_slows_documents_but_does_not_stop_them() -> None:
+    """While alerts and documents both wait, a document takes every fifth turn."""
+
+    async def scenario() -> list[str]:
+        admission = Admission(threads=2)
+        started: list[str] = []
+        release: dict[str, anyio.Event] = {}
+
+        async def submit(name: str) -> None:
+            release[name] = anyio.Event()
+            async with admission.turn(alert=name.startswith("A")):
+                started.append(name)
+                await release[name].wait()
+
+        async with anyio.create_task_group() as group:
+            for name in ["A0", "A1", *(f"A{n}" for n in range(2, 12)), "D1", "D2"]:  # the alerts take both threads
+                group.start_soon(submit, name)
+                await anyio.wait_all_tasks_blocked()
+            for _ in range(12):  # whoever started first ends first, one at a time
+                release[started[len(started) - 2]].set()
+                await anyio.wait_all_tasks_blocked()
+            for event in release.values():
+                event.set()
+        return started
+
+    assert run(scenario)[:12] == ["A0", "A1", "A2", "A3", "D1", "A4", "A5", "A6", "A7", "D2", "A8", "A9"]
+
+
 def test_documents_pass_freely_when_no_alert_is_under_way() -> None:
     async def scenario() -> int:
         admission = Admission(threads=4)
