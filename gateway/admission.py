@@ -14,14 +14,13 @@ refuse); acceptance checks it like any other.
 from __future__ import annotations
 
 import asyncio
-import math
+import contextvars
+import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
-from typing import TypeVar
-
-import anyio
+from typing import Any, TypeVar
 
 from adapters.base import registry
 from contracts.catalog import kinds
@@ -35,30 +34,33 @@ T = TypeVar("T")
 
 
 class Admission:
-    """The turns of one API process at its `threads` preparing threads: alerts are served before
-    documents, and documents hold at most all threads but one. While both wait, every
-    `ALERTS_BEFORE_A_DOCUMENT + 1`th turn goes to a document all the same: a flood of alerts (a
-    police system gone wrong, say) slows the courts' documents, it never stops them.
+    """The preparing threads of one API process, `threads` of them, and whose turn is next: alerts
+    are served before documents, and documents hold at most all threads but one. While both wait,
+    every `ALERTS_BEFORE_A_DOCUMENT + 1`th turn goes to a document all the same: a flood of alerts
+    (a police system gone wrong, say) slows the courts' documents, it never stops them.
 
-    Earlier versions gave alerts a lane of 24 threads and narrowed the documents' 16 to two beside
-    them. Under a stream of alerts every submission then shared the GIL with some 26 threads, and a
-    document waited only for a thread of its own lane, not for the alerts queued before it."""
+    The threads take their next turn themselves, from the queues here, rather than being handed
+    one by the event loop: a turn that waited for the loop, itself busy reading hundreds of
+    requests, left its thread idle meanwhile, and alerts queued while the API's CPU sat unused.
+    Earlier still, alerts had a lane of 24 threads and documents one of 16, narrowed to two beside
+    alerts; every submission then shared the GIL with some 26 threads.
+
+    These threads are the API's own, not anyio's default pool, which FastAPI's sync routes and the
+    live stream's polls share: submissions filled that pool once, and a police station's inbox or
+    alert stream then waited behind the very load it was for."""
 
     def __init__(self, threads: int) -> None:
-        self.threads_free = max(2, threads)  # one for documents, and one kept for alerts
-        self.document_threads = self.threads_free - 1
+        self.size = max(2, threads)  # one for documents, and one kept for alerts
+        self.document_threads = self.size - 1
         self.documents_under_way = 0
         self.alerts_in_a_row = 0  # turns given to alerts since a document last had one
-        self.waiting: dict[bool, deque[anyio.Event]] = {True: deque(), False: deque()}  # alerts, documents
-        # The threads preparing runs on, as many as the turns let in. Not anyio's default pool of 40,
-        # which FastAPI's sync routes and the live stream's polls share: submissions filled it once,
-        # and a police station's inbox or alert stream then waited behind the very load it was for.
-        self.threads = anyio.CapacityLimiter(math.inf)
+        self.waiting: dict[bool, deque[tuple[Callable[[], Any], Future[Any]]]] = {True: deque(), False: deque()}  # alerts, documents
+        self._changed = threading.Condition()
+        self._threads: list[threading.Thread] = []
 
     async def run(self, alert: bool, work: Callable[[], T]) -> T:
-        """`work` on a thread of its own, in the submission's turn."""
-        async with self.turn(alert):
-            return await anyio.to_thread.run_sync(work, limiter=self.threads)
+        """`work` on one of the preparing threads, in the submission's turn."""
+        return await asyncio.wrap_future(self.submit(alert, work))
 
     async def accept(self, alert: bool, acceptance: Acceptance, unit: UnitInfo, adapter: str, document: bytes, uploads: list[Upload]) -> Accepted:
         """Prepare the submission in its turn, then wait for its commit with no thread held, so
@@ -67,49 +69,46 @@ class Admission:
         try:
             await asyncio.wrap_future(pending.written)
         except Exception:  # a duplicate committed meanwhile is read from the store; anything else is raised
-            return await anyio.to_thread.run_sync(acceptance.settle, pending, limiter=self.threads)
+            return await self.run(alert, partial(acceptance.settle, pending))
         return acceptance.settle(pending)  # written: nothing left to wait for or read
 
-    @asynccontextmanager
-    async def turn(self, alert: bool) -> AsyncIterator[None]:
-        """Hold one of the preparing threads: at once when one is free for this kind of submission
-        and nobody it must let go first waits, else in order, alerts first."""
-        if self._may_start(alert) and not self.waiting[True] and (alert or not self.waiting[False]):
-            self._start(alert)
-        else:
-            handed = anyio.Event()
-            self.waiting[alert].append(handed)
+    def submit(self, alert: bool, work: Callable[[], T]) -> Future[T]:
+        """Queue `work` for its turn, in the caller's context (its log fields)."""
+        future: Future[T] = Future()
+        with self._changed:
+            if not self._threads:
+                self._threads = [threading.Thread(target=self._prepare_forever, name=f"admission-{n}", daemon=True) for n in range(self.size)]
+                for thread in self._threads:
+                    thread.start()
+            self.waiting[alert].append((partial(contextvars.copy_context().run, work), future))
+            self._changed.notify()
+        return future
+
+    def _next(self) -> bool | None:
+        """Whose turn the next free thread is: an alert's, a document's, or nobody's yet."""
+        for alert in (False, True) if self.alerts_in_a_row >= ALERTS_BEFORE_A_DOCUMENT else (True, False):
+            if self.waiting[alert] and (alert or self.documents_under_way < self.document_threads):
+                return alert
+        return None
+
+    def _prepare_forever(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._next() is not None)
+                alert = bool(self._next())
+                work, future = self.waiting[alert].popleft()
+                self.documents_under_way += not alert
+                self.alerts_in_a_row = self.alerts_in_a_row + 1 if alert else 0
             try:
-                await handed.wait()
-            except BaseException:  # cancelled (the client left): a turn handed over meanwhile goes on to the next
-                if handed.is_set():
-                    self._end(alert)
-                else:
-                    self.waiting[alert].remove(handed)
-                raise
-        try:
-            yield
-        finally:
-            self._end(alert)
-
-    def _may_start(self, alert: bool) -> bool:
-        return self.threads_free > 0 and (alert or self.documents_under_way < self.document_threads)
-
-    def _start(self, alert: bool) -> None:
-        self.threads_free -= 1
-        self.documents_under_way += not alert
-        self.alerts_in_a_row = self.alerts_in_a_row + 1 if alert else 0
-
-    def _end(self, alert: bool) -> None:
-        """A thread is free: hand it to the first alert waiting, else to the first document if
-        documents may have one more; but to a document first after a run of alerts."""
-        self.threads_free += 1
-        self.documents_under_way -= not alert
-        for waiting_alert in (False, True) if self.alerts_in_a_row >= ALERTS_BEFORE_A_DOCUMENT else (True, False):
-            if self.waiting[waiting_alert] and self._may_start(waiting_alert):
-                self._start(waiting_alert)
-                self.waiting[waiting_alert].popleft().set()
-                return
+                if future.set_running_or_notify_cancel():  # else its submitter stopped waiting
+                    try:
+                        future.set_result(work())
+                    except BaseException as exc:  # the submitter's to raise, not this thread's
+                        future.set_exception(exc)
+            finally:
+                with self._changed:
+                    self.documents_under_way -= not alert
+                    self._changed.notify()  # a document held back by the documents' share may go now
 
 
 def says_live(unit: UnitInfo, adapter: str, document: bytes) -> bool:

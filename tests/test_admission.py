@@ -4,6 +4,8 @@ only the lane depends on that, acceptance checks the document as usual."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -25,127 +27,108 @@ def run(scenario: Callable[[], Awaitable[T]]) -> T:
         return pool.submit(anyio.run, scenario).result()
 
 
+class Submissions:
+    """Work for the admission's threads that says when it started and ends when told."""
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission, self.started, self.release, self.futures = admission, [], {}, {}
+        self.lock = threading.Lock()
+
+    def submit(self, name: str) -> None:
+        """An alert when its name starts with A, else a document."""
+        self.release[name] = threading.Event()
+
+        def work() -> str:
+            with self.lock:
+                self.started.append(name)
+            assert self.release[name].wait(10)
+            return name
+
+        self.futures[name] = self.admission.submit(name.startswith("A"), work)
+
+    def end(self, name: str) -> None:
+        self.release[name].set()
+        assert self.futures[name].result(5) == name
+
+    def starts(self, count: int) -> list[str]:
+        """What started, once `count` have (or after 5 s); then a moment more, to see nothing else starts."""
+        deadline = time.monotonic() + 5
+        while len(self.started) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)
+        with self.lock:
+            return list(self.started)
+
+    def end_all(self) -> None:
+        for event in self.release.values():
+            event.set()
+
+
 def test_an_alert_takes_the_thread_kept_for_alerts_and_goes_ahead_of_waiting_documents() -> None:
-    started: list[str] = []
-
-    async def scenario() -> None:
-        admission = Admission(threads=3)
-        names = ("document 1", "document 2", "document 3", "document 4", "alert 1", "alert 2")
-        release = {name: anyio.Event() for name in names}
-
-        async def submit(name: str) -> None:
-            async with admission.turn(alert=name.startswith("alert")):
-                started.append(name)
-                await release[name].wait()
-
-        async with anyio.create_task_group() as group:
-            for name in ("document 1", "document 2", "document 3", "document 4"):
-                group.start_soon(submit, name)
-                await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "document 2"], "documents hold all threads but one"
-            group.start_soon(submit, "alert 1")
-            await anyio.wait_all_tasks_blocked()
-            assert started == ["document 1", "document 2", "alert 1"], "the thread kept for alerts"
-            group.start_soon(submit, "alert 2")
-            await anyio.wait_all_tasks_blocked()
-            release["document 1"].set()
-            await anyio.wait_all_tasks_blocked()
-            assert started[3:] == ["alert 2"], "the alert goes ahead of the documents that waited longer"
-            release["alert 1"].set()
-            await anyio.wait_all_tasks_blocked()
-            assert started[4:] == ["document 3"], "then the documents, in their order of arrival"
-            release["alert 2"].set()
-            await anyio.wait_all_tasks_blocked()
-            assert started[5:] == [], "a thread stays kept for alerts"
-            release["document 2"].set()
-            await anyio.wait_all_tasks_blocked()
-            assert started[5:] == ["document 4"]
-            release["document 3"].set()
-            release["document 4"].set()
-
-    run(scenario)
-
-
-def test_a_submission_that_gives_up_waiting_passes_its_turn_on() -> None:
-    """A client that leaves while its submission waits (or just as its turn comes) takes no thread with it."""
-
-    async def scenario() -> list[str]:
-        admission = Admission(threads=2)
-        started: list[str] = []
-        first_ends = anyio.Event()
-
-        async def submit(name: str, alert: bool, ends: anyio.Event) -> None:
-            async with admission.turn(alert=alert):
-                started.append(name)
-                await ends.wait()
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(submit, "document 1", False, first_ends)
-            await anyio.wait_all_tasks_blocked()
-            async with anyio.create_task_group() as leaving:
-                leaving.start_soon(submit, "document 2", False, anyio.Event())
-                await anyio.wait_all_tasks_blocked()
-                leaving.cancel_scope.cancel()
-            first_ends.set()
-            await anyio.wait_all_tasks_blocked()
-            ends = anyio.Event()
-            ends.set()
-            with anyio.fail_after(5):
-                for name in ("document 3", "document 4", "alert"):
-                    await submit(name, name == "alert", ends)
-        return started
-
-    assert run(scenario) == ["document 1", "document 3", "document 4", "alert"]
+    work = Submissions(Admission(threads=3))
+    for name in ("D1", "D2", "D3", "D4"):
+        work.submit(name)
+    assert work.starts(2) == ["D1", "D2"], "documents hold all threads but one"
+    work.submit("A1")
+    assert work.starts(3) == ["D1", "D2", "A1"], "the thread kept for alerts"
+    work.submit("A2")
+    work.end("D1")
+    assert work.starts(4)[3:] == ["A2"], "the alert goes ahead of the documents that waited longer"
+    work.end("A1")
+    assert work.starts(5)[4:] == ["D3"], "then the documents, in their order of arrival"
+    work.end("A2")
+    assert work.starts(6)[5:] == [], "a thread stays kept for alerts"
+    work.end("D2")
+    assert work.starts(6)[5:] == ["D4"]
+    work.end_all()
 
 
 def test_a_flood_of_alerts_slows_documents_but_does_not_stop_them() -> None:
     """While alerts and documents both wait, a document takes every fifth turn."""
-
-    async def scenario() -> list[str]:
-        admission = Admission(threads=2)
-        started: list[str] = []
-        release: dict[str, anyio.Event] = {}
-
-        async def submit(name: str) -> None:
-            release[name] = anyio.Event()
-            async with admission.turn(alert=name.startswith("A")):
-                started.append(name)
-                await release[name].wait()
-
-        async with anyio.create_task_group() as group:
-            for name in ["A0", "A1", *(f"A{n}" for n in range(2, 12)), "D1", "D2"]:  # the alerts take both threads
-                group.start_soon(submit, name)
-                await anyio.wait_all_tasks_blocked()
-            for _ in range(12):  # whoever started first ends first, one at a time
-                release[started[len(started) - 2]].set()
-                await anyio.wait_all_tasks_blocked()
-            for event in release.values():
-                event.set()
-        return started
-
-    assert run(scenario)[:12] == ["A0", "A1", "A2", "A3", "D1", "A4", "A5", "A6", "A7", "D2", "A8", "A9"]
+    work = Submissions(Admission(threads=2))
+    for name in ("A0", "A1"):  # the alerts take both threads
+        work.submit(name)
+    assert work.starts(2) == ["A0", "A1"]
+    for name in [*(f"A{n}" for n in range(2, 12)), "D1", "D2"]:
+        work.submit(name)
+    for count in range(3, 13):  # whoever started first ends first, one at a time
+        work.end(work.started[count - 3])
+        work.starts(count)
+    assert work.started[:12] == ["A0", "A1", "A2", "A3", "D1", "A4", "A5", "A6", "A7", "D2", "A8", "A9"]
+    work.end_all()
 
 
-def test_documents_pass_freely_when_no_alert_is_under_way() -> None:
-    async def scenario() -> int:
-        admission = Admission(threads=4)
-        inside = 0
-        most = 0
+def test_documents_use_all_threads_but_one_when_no_alert_is_under_way() -> None:
+    work = Submissions(Admission(threads=4))
+    for n in range(8):
+        work.submit(f"D{n}")
+    assert work.starts(3) == ["D0", "D1", "D2"]
+    for n in range(8):
+        work.end(f"D{n}")
+    assert work.started == [f"D{n}" for n in range(8)]
 
-        async def submit() -> None:
-            nonlocal inside, most
-            async with admission.turn(alert=False):
-                inside += 1
-                most = max(most, inside)
-                await anyio.sleep(0.01)
-                inside -= 1
 
-        async with anyio.create_task_group() as group:
-            for _ in range(8):
-                group.start_soon(submit)
-        return most
+def test_a_refusal_reaches_its_submitter_and_the_thread_goes_on() -> None:
+    admission = Admission(threads=2)
 
-    assert run(scenario) == 3  # all threads but the one kept for alerts
+    def refused() -> None:
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        admission.submit(False, refused).result(5)
+    assert admission.submit(False, lambda: "accepted").result(5) == "accepted"
+
+
+def test_a_submission_whose_client_left_before_its_turn_is_skipped() -> None:
+    work = Submissions(Admission(threads=2))
+    work.submit("D1")
+    assert work.starts(1) == ["D1"]
+    work.submit("D2")
+    assert work.futures["D2"].cancel()
+    work.submit("D3")
+    work.end("D1")
+    assert work.starts(2) == ["D1", "D3"]
+    work.end_all()
 
 
 def unit(unit_type: UnitType, adapter: str) -> UnitInfo:
@@ -178,40 +161,9 @@ def test_what_a_submission_says_it_is_chooses_its_lane(sender: UnitInfo, adapter
     assert says_live(sender, adapter, document) is live
 
 
-def test_alerts_under_way_do_not_stop_documents() -> None:
-    """However long an alert keeps its thread, documents are accepted on the others."""
-
-    async def scenario() -> int:
-        lanes = Admission(threads=3)
-        alert_ends = anyio.Event()
-        done = 0
-
-        async def alert() -> None:
-            async with lanes.turn(alert=True):
-                await alert_ends.wait()
-
-        async def document() -> None:
-            nonlocal done
-            async with lanes.turn(alert=False):
-                await anyio.sleep(0.001)
-            done += 1
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(alert)
-            await anyio.wait_all_tasks_blocked()
-            with anyio.fail_after(5):
-                async with anyio.create_task_group() as documents:
-                    for _ in range(8):
-                        documents.start_soon(document)
-            alert_ends.set()
-        return done
-
-    assert run(scenario) == 8
-
-
 def test_acceptance_does_not_wait_for_the_threads_other_routes_share() -> None:
     """Every thread of anyio's default pool taken (by the inbox, the console, the live stream's
-    polls): a submission the lanes let in is still accepted."""
+    polls): a submission is still prepared, on the admission's own threads."""
 
     async def scenario() -> str:
         lanes = Admission(threads=2)
