@@ -238,7 +238,7 @@ class Acceptance:
         rows, views = self._rows(unit, key, source_sha, message, body, planned)
         for item, _ in attached:
             self.folder.commit(item)
-        return Pending(Accepted(message["message_id"], draft.kind, False, views), key, unit.code, len(attached), self.store.hand_in(rows, self._write_batch))
+        return Pending(Accepted(message["message_id"], draft.kind, False, views), key, unit.code, len(attached), self.store.hand_in(rows, self._write_batch, urgent=spec_of(draft.kind).live))
 
     @staticmethod
     def _rows(

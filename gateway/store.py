@@ -275,6 +275,7 @@ class WriteLock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+MOST_WAITING = 16  # items handed in for the next shared transaction before more are held back (`Store.hand_in`)
 BatchWriter = Callable[[Session, list[Any]], list[Exception | None]]
 
 
@@ -310,7 +311,7 @@ class Store:
         """`hand_in`, and wait on this thread until the item is written."""
         self.hand_in(item, writer).result()
 
-    def hand_in(self, item: Any, writer: BatchWriter) -> Future[None]:
+    def hand_in(self, item: Any, writer: BatchWriter, urgent: bool = False) -> Future[None]:
         """Have this process's committer thread write `item` in a write transaction shared with the
         items handed in meanwhile (group commit): one BEGIN IMMEDIATE and one commit for all of
         them, where the write lock of the file, not the CPU, is what every process queues for.
@@ -320,16 +321,21 @@ class Store:
 
         The future completes once the item's transaction has committed, or fails with what refused
         it. The thread that handed the item in need not wait for it: the API's few acceptance
-        threads prepare the next submissions meanwhile. When each of 16 threads waited for its own
+        threads prepare the next submissions meanwhile. (When each of 16 threads waited for its own
         commit instead, the batches formed the same way, but 16 runnable threads shared the GIL and
-        the API accepted about a third fewer documents for the same CPU (`bench/run`)."""
+        the API accepted about a third fewer documents for the same CPU.) Only while MOST_WAITING
+        items wait for the next transaction is the caller held back, until that transaction starts:
+        threads that ran further ahead took the GIL from the committer, whose transactions then
+        took hundreds of ms. An `urgent` item (an alert) is never held back: it would hold the
+        thread kept for alerts."""
         together = _Together(item, writer)
         with self._handed_in:
-            self._waiting.append(together)
             if self._committer is None or not self._committer.is_alive():
                 self._committer = threading.Thread(target=self._commit_forever, name="store-committer", daemon=True)
                 self._committer.start()
-            self._handed_in.notify()
+            self._handed_in.wait_for(lambda: urgent or len(self._waiting) < MOST_WAITING)
+            self._waiting.append(together)
+            self._handed_in.notify_all()  # the committer, among those held back
         return together.written
 
     def _commit_forever(self) -> None:
@@ -337,6 +343,7 @@ class Store:
             with self._handed_in:
                 self._handed_in.wait_for(lambda: self._waiting)
                 batch, self._waiting = self._waiting, []
+                self._handed_in.notify_all()  # room for those held back
             try:
                 self._commit_together(batch)
             finally:  # nothing waits forever, whatever ended the batch

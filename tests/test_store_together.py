@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
 from gateway.chain import verify_chain
-from gateway.store import Audit, AuditEntry, Division, Store
+from gateway.store import MOST_WAITING, Audit, AuditEntry, Division, Store
 
 
 class Taken(Exception):
@@ -145,3 +145,24 @@ def test_the_thread_that_hands_an_item_in_goes_on_while_it_commits(tmp_path: Pat
     assert writer.batches == [1, 1, 2]  # the two handed in meanwhile shared the next transaction
     with store.read() as session:
         assert set(session.scalars(select(Division.code))) == {"370000", "371600", "371700"}
+
+
+def test_a_thread_too_far_ahead_of_the_committer_is_held_back_until_the_next_transaction_starts(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'together.db'}")
+    writer = Divisions()
+    writer.blocker = threading.Event()
+    first = store.hand_in("370000", writer.write)  # the committer waits inside this batch
+    deadline = time.monotonic() + 5
+    while store._waiting and time.monotonic() < deadline:
+        time.sleep(0.01)
+    queued = [store.hand_in(f"3716{n:02d}", writer.write) for n in range(MOST_WAITING)]
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(store.hand_in, "371700", writer.write)
+        time.sleep(0.1)
+        assert not held.done(), "no room for it in the next transaction"
+        urgent = store.hand_in("371800", writer.write, urgent=True)  # an alert: never held back
+        writer.blocker.set()
+        assert urgent.result(5) is None
+        assert held.result(5).result(5) is None
+    assert all(f.result(5) is None for f in [first, *queued])
+    assert writer.batches[:2] == [1, MOST_WAITING + 1]

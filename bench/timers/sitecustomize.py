@@ -17,9 +17,9 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 COUNTED = "submissions per batch"  # a count; every other figure is seconds, written as ms
@@ -43,7 +43,7 @@ def _install(out: str) -> None:
     def kind_of(message_kind: str) -> str:
         return "alert" if message_kind in live_kinds() else "document"
 
-    accept, prepare, turn, hand_in = Admission.accept, Acceptance.prepare, Admission.turn, Store.hand_in
+    accept, prepare, submit, hand_in = Admission.accept, Acceptance.prepare, Admission.submit, Store.hand_in
 
     async def timed_accept(self: Admission, alert: bool, *args: Any) -> Any:
         began = time.perf_counter()
@@ -51,12 +51,14 @@ def _install(out: str) -> None:
         note(kind_of(accepted.kind), "acceptance: turn, preparing, commit", time.perf_counter() - began)
         return accepted
 
-    @asynccontextmanager
-    async def timed_turn(self: Admission, alert: bool) -> AsyncIterator[None]:
+    def timed_submit(self: Admission, alert: bool, work: Callable[[], Any]) -> Any:
         began = time.perf_counter()
-        async with turn(self, alert):
+
+        def noted() -> Any:
             note("alert" if alert else "document", "waiting for a turn", time.perf_counter() - began)
-            yield
+            return work()
+
+        return submit(self, alert, noted)
 
     def timed_prepare(self: Acceptance, *args: Any) -> Pending:
         began = time.perf_counter()
@@ -87,7 +89,7 @@ def _install(out: str) -> None:
             note("batch", "write lock: holding", time.perf_counter() - taken)
 
     Admission.accept = timed_accept  # type: ignore[method-assign]
-    Admission.turn = timed_turn  # type: ignore[method-assign]
+    Admission.submit = timed_submit  # type: ignore[method-assign]
     Acceptance.prepare = timed_prepare  # type: ignore[method-assign]
     Store.hand_in = timed_hand_in  # type: ignore[method-assign]
     Store._commit_together = counted_commit_together  # type: ignore[method-assign]
