@@ -288,6 +288,11 @@ class _Together:
     writer: BatchWriter
     written: Future[None] = field(default_factory=Future)
 
+    def __post_init__(self) -> None:
+        # Under way from the start: a caller that stops waiting (the API's request, its client gone)
+        # cannot cancel it, and the committer, which answers every item, never meets a cancelled one.
+        self.written.set_running_or_notify_cancel()
+
 
 class Store:
     def __init__(self, url: str) -> None:

@@ -166,3 +166,22 @@ def test_a_thread_too_far_ahead_of_the_committer_is_held_back_until_the_next_tra
         assert held.result(5).result(5) is None
     assert all(f.result(5) is None for f in [first, *queued])
     assert writer.batches[:2] == [1, MOST_WAITING + 1]
+
+
+def test_a_caller_that_stops_waiting_changes_nothing_for_its_item_or_the_others(tmp_path: Path) -> None:
+    """The API's request gives up (its client left): the item is written all the same, and the
+    items of the same transaction are answered as usual."""
+    store = Store(f"sqlite:///{tmp_path / 'together.db'}")
+    writer = Divisions()
+    writer.blocker = threading.Event()
+    first = store.hand_in("370000", writer.write)  # the committer waits inside this batch
+    deadline = time.monotonic() + 5
+    while store._waiting and time.monotonic() < deadline:
+        time.sleep(0.01)
+    abandoned, other = store.hand_in("371600", writer.write), store.hand_in("371700", writer.write)
+    assert not abandoned.cancel(), "handed in is under way"
+    writer.blocker.set()
+    assert first.result(5) is None and abandoned.result(5) is None and other.result(5) is None
+    assert store.hand_in("371800", writer.write).result(5) is None
+    with store.read() as session:
+        assert set(session.scalars(select(Division.code))) == {"370000", "371600", "371700", "371800"}
