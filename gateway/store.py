@@ -312,10 +312,6 @@ class Store:
             session.connection(execution_options={"xietong_write": True})
             yield session
 
-    def write_together(self, item: Any, writer: BatchWriter) -> None:
-        """`hand_in`, and wait on this thread until the item is written."""
-        self.hand_in(item, writer).result()
-
     def hand_in(self, item: Any, writer: BatchWriter, urgent: bool = False) -> Future[None]:
         """Have this process's committer thread write `item` in a write transaction shared with the
         items handed in meanwhile (group commit): one BEGIN IMMEDIATE and one commit for all of

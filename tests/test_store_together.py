@@ -1,4 +1,4 @@
-"""Group commit (`Store.write_together`): threads that write at the same time share one
+"""Group commit (`Store.hand_in`): threads that write at the same time share one
 transaction on a real SQLite file; an item its writer refuses is refused alone, and a batch whose
 transaction fails is written again item by item, so one bad item takes nothing else with it."""
 
@@ -45,7 +45,7 @@ class Divisions:
 
 def outcome(store: Store, writer: Divisions, code: str) -> str:
     try:
-        store.write_together(code, writer.write)
+        store.hand_in(code, writer.write).result()
     except Taken:
         return "taken"
     return "stored"
@@ -91,7 +91,7 @@ def test_a_failed_shared_transaction_is_written_again_item_by_item(tmp_path: Pat
 
     def write(item: str) -> str:
         try:
-            store.write_together(item, dangling_or_division)
+            store.hand_in(item, dangling_or_division).result()
         except IntegrityError:
             return "refused"
         return "stored"
@@ -120,7 +120,7 @@ def test_a_single_failing_item_gets_its_own_error(tmp_path: Path) -> None:
         return [None] * len(codes)
 
     with pytest.raises(IntegrityError):
-        store.write_together("371600", duplicate)
+        store.hand_in("371600", duplicate).result()
     with store.read() as session:
         assert session.scalar(select(func.count()).select_from(Division)) == 0
 
