@@ -50,8 +50,8 @@ class Admission:
     alert stream then waited behind the very load it was for."""
 
     def __init__(self, threads: int) -> None:
-        self.size = max(2, threads)  # one for documents, and one kept for alerts
-        self.document_threads = self.size - 1
+        self.size = threads  # at least two (the setting says so): one kept for alerts
+        self.document_threads = threads - 1
         self.documents_under_way = 0
         self.alerts_in_a_row = 0  # turns given to alerts since a document last had one
         self.waiting: dict[bool, deque[tuple[Callable[[], Any], Future[Any]]]] = {True: deque(), False: deque()}  # alerts, documents

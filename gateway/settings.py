@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -36,8 +37,8 @@ class Settings(BaseSettings):
     max_attachments: int = 50
 
     # Threads of one API process preparing submissions (gateway/admission.py): documents may hold all but one, kept
-    # for alerts. They need not be many, since none waits for its commit; each one more shares the GIL.
-    accept_threads: int = 3
+    # for alerts, so at least two. They need not be many, since none waits for its commit; each one more shares the GIL.
+    accept_threads: int = Field(3, ge=2)
     relay_max_in_flight: int = 1000
     relay_poll_seconds: float = 0.02
     live_poll_seconds: float = 0.02  # how often the live alert stream looks for new alerts (one indexed read per subscriber)

@@ -12,10 +12,12 @@ from typing import TypeVar
 
 import anyio
 import pytest
+from pydantic import ValidationError
 
 from contracts.common import UnitType
 from gateway.admission import SNIFFED_BYTES, Admission, says_live
 from gateway.directory import UnitInfo
+from gateway.settings import Settings
 from tests.flows import sample
 
 T = TypeVar("T")
@@ -180,3 +182,9 @@ def test_a_large_submission_is_not_read_on_the_event_loop() -> None:
     alert = sample("canonical", "supervision.alert.json")
     padded = alert.rstrip()[:-1] + b', "padding": "' + b" " * SNIFFED_BYTES + b'"}'
     assert says_live(BUREAU, "canonical", padded) is False
+
+
+def test_fewer_than_two_preparing_threads_is_refused_at_start() -> None:
+    """One thread is kept for alerts, so one alone would leave documents none."""
+    with pytest.raises(ValidationError, match="accept_threads"):
+        Settings(accept_threads=1)
