@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -125,17 +125,23 @@ def test_a_single_failing_item_gets_its_own_error(tmp_path: Path) -> None:
         assert session.scalar(select(func.count()).select_from(Division)) == 0
 
 
+def committer_held(store: Store, writer: Divisions, code: str) -> Future[None]:
+    """`code` handed in alone, with the committer held inside its batch until `writer.blocker` is set."""
+    writer.blocker = threading.Event()
+    first = store.hand_in(code, writer.write)
+    deadline = time.monotonic() + 5
+    while store._waiting and time.monotonic() < deadline:  # taken into a batch of its own
+        time.sleep(0.01)
+    return first
+
+
 def test_the_thread_that_hands_an_item_in_goes_on_while_it_commits(tmp_path: Path) -> None:
     """The API's few preparing threads hand their rows in and prepare the next submission; the
     future says when the rows are stored, or why not."""
     store = Store(f"sqlite:///{tmp_path / 'together.db'}")
     writer = Divisions()
     assert outcome(store, writer, "370000") == "stored"
-    writer.blocker = threading.Event()
-    first = store.hand_in("371600", writer.write)  # the committer waits inside this batch
-    deadline = time.monotonic() + 5
-    while store._waiting and time.monotonic() < deadline:  # taken into a batch of its own
-        time.sleep(0.01)
+    first = committer_held(store, writer, "371600")
     second, taken = store.hand_in("371700", writer.write), store.hand_in("370000", writer.write)
     assert not first.done() and not second.done() and not taken.done()
     writer.blocker.set()
@@ -150,11 +156,7 @@ def test_the_thread_that_hands_an_item_in_goes_on_while_it_commits(tmp_path: Pat
 def test_a_thread_too_far_ahead_of_the_committer_is_held_back_until_the_next_transaction_starts(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'together.db'}")
     writer = Divisions()
-    writer.blocker = threading.Event()
-    first = store.hand_in("370000", writer.write)  # the committer waits inside this batch
-    deadline = time.monotonic() + 5
-    while store._waiting and time.monotonic() < deadline:
-        time.sleep(0.01)
+    first = committer_held(store, writer, "370000")
     queued = [store.hand_in(f"3716{n:02d}", writer.write) for n in range(MOST_WAITING)]
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(store.hand_in, "371700", writer.write)
@@ -173,11 +175,7 @@ def test_a_caller_that_stops_waiting_changes_nothing_for_its_item_or_the_others(
     items of the same transaction are answered as usual."""
     store = Store(f"sqlite:///{tmp_path / 'together.db'}")
     writer = Divisions()
-    writer.blocker = threading.Event()
-    first = store.hand_in("370000", writer.write)  # the committer waits inside this batch
-    deadline = time.monotonic() + 5
-    while store._waiting and time.monotonic() < deadline:
-        time.sleep(0.01)
+    first = committer_held(store, writer, "370000")
     abandoned, other = store.hand_in("371600", writer.write), store.hand_in("371700", writer.write)
     assert not abandoned.cancel(), "handed in is under way"
     writer.blocker.set()
