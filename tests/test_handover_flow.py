@@ -44,6 +44,10 @@ def submit_documents(gateway: RunningGateway, xml: bytes | None = None) -> httpx
         return court.post("/v1/inbound/court", files=files)
 
 
+# Audit entries written for a caller: the relay and the consumers write theirs whenever they get to them.
+BY_CALLERS = AuditEntry.actor.notin_(["relay", "consumer"])
+
+
 def counts(gateway: RunningGateway) -> dict[str, int]:
     """Rows per table; audit entries only of callers, since the relay and the consumers go on
     recording earlier messages' steps (the relay marks its confirms a moment later, in batches)."""
@@ -53,9 +57,19 @@ def counts(gateway: RunningGateway) -> dict[str, int]:
             table.__name__: session.scalar(select(func.count()).select_from(table)) or 0
             for table in (StoredMessage, Delivery, OutboxEntry, Document)
         }
-        result["AuditEntry"] = session.scalar(select(func.count()).where(AuditEntry.actor.notin_(["relay", "consumer"]))) or 0
+        result["AuditEntry"] = session.scalar(select(func.count()).where(BY_CALLERS)) or 0
     store.engine.dispose()
     return result
+
+
+def last_audit(gateway: RunningGateway) -> AuditEntry:
+    """The audit entry last written for a caller."""
+    store = gateway.store()
+    with store.read() as session:
+        last = session.scalars(select(AuditEntry).where(BY_CALLERS).order_by(AuditEntry.id.desc()).limit(1)).one()
+        session.expunge(last)
+    store.engine.dispose()
+    return last
 
 
 def test_court_handover_reaches_every_party_in_its_own_format(gateway: RunningGateway) -> None:
@@ -244,10 +258,7 @@ def test_bad_documents_are_refused_precisely_and_leave_only_an_audit_entry(
     assert {k: after[k] - before[k] for k in after} == {
         "StoredMessage": 0, "Delivery": 0, "OutboxEntry": 0, "Document": 0, "AuditEntry": 1
     }
-    store = gateway.store()
-    with store.read() as session:
-        last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
-    store.engine.dispose()
+    last = last_audit(gateway)
     assert last.event == "message.refused" and last.details["code"] == code
 
 

@@ -12,13 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from adapters.base import registry
 from gateway.broker_node import RabbitNode
-from gateway.store import AuditEntry
 from tests.conftest import RunningGateway, prepare_gateway
-from tests.test_handover_flow import ATTACHMENTS, COURT, COURT_SAMPLES, JUSTICE_BUREAU, ROOT, counts
+from tests.test_handover_flow import ATTACHMENTS, COURT, COURT_SAMPLES, JUSTICE_BUREAU, ROOT, counts, last_audit
 
 pytestmark = pytest.mark.broker
 
@@ -81,15 +79,6 @@ XML_CASES: list[tuple[str, bytes, int, str, bool, str | None]] = [
     ("blank", b"  \n\t ", 400, "xml_empty", False, None),
     ("not-xml", b"%PDF-1.4 not a document", 400, "xml_malformed", True, None),
 ]
-
-
-def last_audit(gateway: RunningGateway) -> AuditEntry:
-    store = gateway.store()
-    with store.read() as session:
-        last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
-        session.expunge(last)
-    store.engine.dispose()
-    return last
 
 
 def assert_refused(
