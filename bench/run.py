@@ -135,6 +135,11 @@ class Meter:
         into["cpu_cores_used"] = {role: round(used, 2) for role, used in cores.items()}
 
 
+def epoch(stored: str) -> float:
+    """The store's naive UTC time as epoch seconds."""
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC).timestamp()
+
+
 class Inboxes:
     """Reads the gateway's store directly (read-only): which deliveries sit in their inbox, and since when."""
 
@@ -156,8 +161,13 @@ class Inboxes:
         """Message id to the epoch seconds each of its deliveries landed in its inbox."""
         landed: dict[str, list[float]] = {}
         for message_id, at in self.connection.execute("SELECT message_id, delivered_at FROM deliveries WHERE delivered_at IS NOT NULL"):
-            landed.setdefault(message_id, []).append(datetime.fromisoformat(at).replace(tzinfo=UTC).timestamp())
+            landed.setdefault(message_id, []).append(epoch(at))
         return landed
+
+    def delivered_to(self, recipient: str) -> dict[str, float]:
+        """Message id to the epoch seconds its delivery to `recipient` landed in that inbox."""
+        rows = self.connection.execute("SELECT message_id, delivered_at FROM deliveries WHERE recipient_code = ? AND delivered_at IS NOT NULL", (recipient,))
+        return {message_id: epoch(at) for message_id, at in rows}
 
     def close(self) -> None:
         self.connection.close()
@@ -234,8 +244,8 @@ class Bench:
         self.attachment()
         self.results["memory"]["under_load_peak_mb"] = self.load_peaks()
         if self.timers:
-            stop_process(self.gateway)  # the API writes its timers as it exits
-            self.results["timers"] = json.loads((self.work / "timers.json").read_text())
+            stop_process(self.gateway)  # each role writes its timers as it stops
+            self.results["timers"] = {path.stem: json.loads(path.read_text()) for path in sorted((self.work / "timers").glob("*.json"))}
         return self.results
 
     def baseline_broker(self) -> None:
@@ -292,7 +302,8 @@ class Bench:
         }
         if self.timers:
             env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench" / "timers"), *filter(None, [os.environ.get("PYTHONPATH")])])
-            env["XIETONG_BENCH_TIMERS"] = str(self.work / "timers.json")
+            (self.work / "timers").mkdir()
+            env["XIETONG_BENCH_TIMERS"] = str(self.work / "timers")
         self.gateway = self.process([sys.executable, "-m", "gateway.cli", "run"], "gateway.log", env)
         self.base = f"http://127.0.0.1:{port}"
         wait_healthy(self.base, timeout=60)
@@ -347,6 +358,8 @@ class Bench:
             drained, landed = self.drain(figures)
         figures.update(summarise(stream, landed, began, drained))
         figures["accepted_per_s"] = round(figures["accepted"] / figures["submitting_s"], 1)
+        if not figures["documents_per_s"]:
+            raise RuntimeError(f"no document submitted reached its inbox ({figures['refused_or_failed']} refused or failed); see {self.work / 'gateway.log'} (--keep keeps it)")
 
     def fixed_rate(self, rate: float, name: str) -> None:
         seconds = self.mode.fixed_seconds
@@ -374,6 +387,9 @@ class Bench:
         subscriber.close()
         sent = [s for s in alerts.sent if s.status == 202 and s.message_id]
         latencies = [received[s.message_id] - s.at for s in sent if s.message_id in received]
+        placed = self.inboxes.delivered_to(SUNWU_STATION)
+        to_inbox = [placed[s.message_id] - (s.at + s.answered_in) for s in sent if s.message_id in placed]
+        to_stream = [received[s.message_id] - placed[s.message_id] for s in sent if s.message_id in received and s.message_id in placed]
         figures.update(
             alerts_accepted=len(sent),
             alerts_refused_or_failed=len(alerts.sent) - len(sent),
@@ -383,6 +399,12 @@ class Bench:
             alert_max_ms=ms(max(latencies, default=None)),
             alert_answer_p50_ms=ms(percentile([s.answered_in for s in sent], 0.5)),  # the API's share: 202 back
             alert_answer_p99_ms=ms(percentile([s.answered_in for s in sent], 0.99)),
+            # after the 202: the relay, the broker and the worker until it places the alert, then
+            # the worker's commit and the live stream's poll until the subscriber reads it
+            alert_to_inbox_p50_ms=ms(percentile(to_inbox, 0.5)),
+            alert_to_inbox_p99_ms=ms(percentile(to_inbox, 0.99)),
+            alert_inbox_to_stream_p50_ms=ms(percentile(to_stream, 0.5)),
+            alert_inbox_to_stream_p99_ms=ms(percentile(to_stream, 0.99)),
             documents=summarise(documents, landed, began, drained),
         )
 
@@ -534,6 +556,8 @@ def report(r: dict[str, Any]) -> str:
         ("alerts at 200/s + 300 docs/s: submit → SSE p50 / p99, ms", f"{fmt(alerts['alert_p50_ms'])} / {fmt(alerts['alert_p99_ms'])}", "p99 ≤ 100", verdict(alerts["alert_p99_ms"] if alerts["alerts_received"] == alerts["alerts_accepted"] else None, 100, False)),
         ("alerts received / accepted", f"{alerts['alerts_received']} / {alerts['alerts_accepted']}", "all", f"documents meanwhile: inbox p99 {fmt(alerts['documents']['inbox_latency_p99_ms'])} ms"),
         ("alerts: 202 answered in p50 / p99, ms", f"{fmt(alerts['alert_answer_p50_ms'])} / {fmt(alerts['alert_answer_p99_ms'])}", "", "the API's share of the latency above"),
+        ("alerts: 202 → placed in the inbox p50 / p99, ms", f"{fmt(alerts['alert_to_inbox_p50_ms'])} / {fmt(alerts['alert_to_inbox_p99_ms'])}", "", "relay, broker, worker"),
+        ("alerts: placed → read from the stream p50 / p99, ms", f"{fmt(alerts['alert_inbox_to_stream_p50_ms'])} / {fmt(alerts['alert_inbox_to_stream_p99_ms'])}", "", "worker's commit, stream's poll"),
         ("gateway peak RSS under load, MB (every process)", fmt(memory["under_load_peak_mb"]["roles_sum"]), "< 400", verdict(memory["under_load_peak_mb"]["roles_sum"], 400, False)),
         ("  per role, MB", ", ".join(f"{k} {v}" for k, v in memory["under_load_peak_mb"].items() if k != "roles_sum"), "", f"idle after warm-up: {memory['idle_after_warmup_mb']}"),
         (f"{ATTACHMENT_MB} MB attachment: extra RSS, MB (roles summed)", fmt(attachment["extra_rss_mb"]["roles_sum"]), "< 64", verdict(attachment["extra_rss_mb"]["roles_sum"], 64, False)),
@@ -546,8 +570,9 @@ def report(r: dict[str, Any]) -> str:
     lines.append("CPU cores used per phase (2 cores in all; the load generator runs on the same machine):")
     for phase in ("baseline_http", "end_to_end", "fixed_300", "fixed_half", "alerts"):
         lines.append(f"  {phase:<14} " + ", ".join(f"{k} {v}" for k, v in r[phase]["cpu_cores_used"].items()))
-    for kind, timers in r.get("timers", {}).items():
-        lines.append(f"timers inside the API, {kind} (whole run): " + "; ".join(f"{timer} p50 {t['p50']} / p90 {t['p90']} / p99 {t['p99']} {t['unit']}".rstrip() for timer, t in timers.items()))
+    for role, kinds in r.get("timers", {}).items():
+        for kind, timers in kinds.items():
+            lines.append(f"timers inside the {role}, {kind} (whole run): " + "; ".join(f"{timer} p50 {t['p50']} / p90 {t['p90']} / p99 {t['p99']} {t['unit']}".rstrip() for timer, t in timers.items()))
     for role, profile in r.get("profile", {}).items():
         lines.append(f"py-spy, {role} ({profile['file']}), self time: " + "; ".join(f"{frame} {share}%" for frame, share in profile["top_self"][:8]))
     return "\n".join(lines)
@@ -558,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short phases: a smoke run of under two minutes")
     parser.add_argument("--concurrency", type=int, default=50, help="submissions in flight for the baseline HTTP and end-to-end runs")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway's roles during the end-to-end run (slows it)")
-    parser.add_argument("--timers", action="store_true", help="time acceptance, the group commit and the write lock inside the API (bench/timers)")
+    parser.add_argument("--timers", action="store_true", help="time acceptance and the group commit in the API, publishing in the relay, placing in the worker, and the write lock in each (bench/timers)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, store, broker data)")
     args = parser.parse_args(argv)
     configure_logging("console", "warning")
