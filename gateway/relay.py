@@ -3,6 +3,10 @@
 Up to `relay_max_in_flight` messages are in flight at once; an entry is marked published only
 after the broker's confirm. A lost connection or a nack means the unconfirmed entries are sent
 again (consumers are idempotent), so nothing acknowledged to a sender is ever dropped.
+
+Alerts have a lane of their own here too, as in the broker: each read takes the alerts committed
+since the last one first, then documents in the order they were committed. Under load the outbox
+holds a backlog of documents, and a police station's alert must not wait behind it.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.exceptions import AMQPError
 from pika.spec import Basic
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from adapters.base import registry
-from gateway.broker import DELIVERIES, PUSH, connection_parameters, declare_topology
+from gateway.broker import DELIVERIES, LIVE, PUSH, connection_parameters, declare_topology, is_live
 from gateway.store import Audit, Delivery, OutboxEntry, Store, utcnow
 
 log = structlog.get_logger(__name__)
 
 RESCAN_SECONDS = 5.0
 MARK_SECONDS = 0.2
+UNPUBLISHED = OutboxEntry.published_at.is_(None)
+ALERT = OutboxEntry.routing_key.endswith(LIVE, autoescape=True)
 
 
 class OutboxRelay:
@@ -39,7 +45,8 @@ class OutboxRelay:
         self.channel: Channel | None = None
         self.in_flight: dict[int, int] = {}  # delivery tag -> outbox id
         self.confirmed: list[int] = []  # outbox ids confirmed by the broker, not yet marked published
-        self.cursor = 0  # highest outbox id handed to the broker on this connection
+        self.cursor = 0  # highest document's outbox id handed to the broker on this connection
+        self.alert_cursor = 0  # every alert up to this outbox id is handed to the broker
         self.tag = 0
         self.next_rescan = 0.0
         self.failures = 0  # connection attempts since the last channel opened: the backoff grows with it
@@ -97,7 +104,7 @@ class OutboxRelay:
     def _on_channel(self, channel: Channel) -> None:
         self.channel = channel
         self.in_flight.clear()
-        self.cursor, self.tag = 0, 0
+        self.cursor, self.alert_cursor, self.tag = 0, 0, 0
         channel.confirm_delivery(self._on_confirm)
         channel.add_on_close_callback(lambda _ch, reason: self._close_connection(reason))
         self.failures = 0
@@ -126,14 +133,26 @@ class OutboxRelay:
         self.connection.ioloop.call_later(0 if busy else self.poll_seconds, self._poll)
 
     def _pending(self, limit: int) -> list[OutboxEntry]:
-        """New entries past the cursor, and now and then older ones still unconfirmed (after a nack)."""
+        """The alerts committed since the last read, then new documents past the cursor, and now
+        and then older entries still unconfirmed (after a nack)."""
         with self.store.read() as session:
-            rows = list(
+            top = session.scalar(select(func.max(OutboxEntry.id))) or 0  # later commits take higher ids
+            alerts = list(
                 session.scalars(
                     select(OutboxEntry)
-                    .where(OutboxEntry.published_at.is_(None), OutboxEntry.id > self.cursor)
+                    .where(UNPUBLISHED, ALERT, OutboxEntry.id > self.alert_cursor, OutboxEntry.id <= top)
                     .order_by(OutboxEntry.id)
                     .limit(limit)
+                )
+            )
+            if len(alerts) < limit:  # else the next read goes on from the last alert published
+                self.alert_cursor = top
+            rows = alerts + list(
+                session.scalars(
+                    select(OutboxEntry)
+                    .where(UNPUBLISHED, ~ALERT, OutboxEntry.id > self.cursor)
+                    .order_by(OutboxEntry.id)
+                    .limit(limit - len(alerts))
                 )
             )
             if time.monotonic() >= self.next_rescan:
@@ -141,7 +160,7 @@ class OutboxRelay:
                 flying = {*self.in_flight.values(), *self.confirmed}
                 stale = session.scalars(
                     select(OutboxEntry)
-                    .where(OutboxEntry.published_at.is_(None), OutboxEntry.id <= self.cursor)
+                    .where(UNPUBLISHED, or_(and_(ALERT, OutboxEntry.id <= self.alert_cursor), and_(~ALERT, OutboxEntry.id <= self.cursor)))
                     .order_by(OutboxEntry.id)
                     .limit(limit)
                 )
@@ -162,7 +181,10 @@ class OutboxRelay:
         )
         self.tag += 1
         self.in_flight[self.tag] = entry.id
-        self.cursor = max(self.cursor, entry.id)
+        if is_live(entry.routing_key):
+            self.alert_cursor = max(self.alert_cursor, entry.id)
+        else:
+            self.cursor = max(self.cursor, entry.id)
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
