@@ -99,6 +99,7 @@ class OutboxRelay:
         if not self.stopping:
             log.warning("relay.disconnected", reason=str(reason), unconfirmed=len(self.in_flight))
         self.channel = None
+        self._mark_confirmed()  # its timer was on this connection's loop, which ends here
         connection.ioloop.stop()
 
     def _on_channel(self, channel: Channel) -> None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.broker_node import RabbitNode
-from gateway.store import AuditEntry, Delivery, StoredMessage
+from gateway.store import AuditEntry, Delivery, OutboxEntry, StoredMessage
 from tests.conftest import RunningGateway, prepare_gateway
 from tests.flows import COURT, JUSTICE_BUREAU, sample
 
@@ -140,6 +140,12 @@ def test_a_node_stopped_while_submissions_continue_loses_and_doubles_nothing(own
         assert max(got.values()) == 1, f"{unit}: a message twice in its inbox"
         assert got == want, unit  # submitted count = delivered count, message by message
 
+    def unmarked() -> int:
+        with store.read() as session:
+            return session.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.published_at.is_(None))) or 0
+
+    # the relay marks what the broker confirmed after the reconnect too, so a restart sends none again
+    assert wait_for(lambda: unmarked() == 0, timeout=10), f"{unmarked()} outbox entries never marked published"
     with store.read() as session:
         messages = session.scalar(select(func.count()).select_from(StoredMessage))
         deliveries = set(session.scalars(select(Delivery.delivery_id)))
