@@ -286,6 +286,7 @@ class _Together:
 
     item: Any
     writer: BatchWriter
+    urgent: bool
     written: Future[None] = field(default_factory=Future)
 
     def __post_init__(self) -> None:
@@ -328,8 +329,10 @@ class Store:
         items wait for the next transaction is the caller held back, until that transaction starts:
         threads that ran further ahead took the GIL from the committer, whose transactions then
         took hundreds of ms. An `urgent` item (an alert) is never held back: it would hold the
-        thread kept for alerts."""
-        together = _Together(item, writer)
+        thread kept for alerts. Nor does it wait for the documents handed in with it: the urgent
+        items go first, in a transaction of their own (one fsync more), since a transaction of a
+        dozen documents took 30 ms under load."""
+        together = _Together(item, writer, urgent)
         with self._handed_in:
             if self._committer is None or not self._committer.is_alive():
                 self._committer = threading.Thread(target=self._commit_forever, name="store-committer", daemon=True)
@@ -346,7 +349,9 @@ class Store:
                 batch, self._waiting = self._waiting, []
                 self._handed_in.notify_all()  # room for those held back
             try:
-                self._commit_together(batch)
+                for part in ([m for m in batch if m.urgent], [m for m in batch if not m.urgent]):
+                    if part:
+                        self._commit_together(part)
             finally:  # nothing waits forever, whatever ended the batch
                 for member in batch:
                     if not member.written.done():

@@ -28,6 +28,7 @@ class Divisions:
 
     def __init__(self) -> None:
         self.batches: list[int] = []
+        self.codes: list[list[str]] = []  # what each batch wrote, in order
         self.blocker: threading.Event | None = None
 
     def write(self, session: Session, codes: list[str]) -> list[Exception | None]:
@@ -35,6 +36,7 @@ class Divisions:
             self.blocker.wait(5)
             self.blocker = None
         self.batches.append(len(codes))
+        self.codes.append(codes)
         stored = set(session.scalars(select(Division.code).where(Division.code.in_(codes))))
         fresh = [c for c in codes if c not in stored]
         if fresh:
@@ -167,7 +169,19 @@ def test_a_thread_too_far_ahead_of_the_committer_is_held_back_until_the_next_tra
         assert urgent.result(5) is None
         assert held.result(5).result(5) is None
     assert all(f.result(5) is None for f in [first, *queued])
-    assert writer.batches[:2] == [1, MOST_WAITING + 1]
+    assert writer.batches[:3] == [1, 1, MOST_WAITING]  # the alert went ahead; the held one waited for the next
+
+
+def test_an_alert_handed_in_with_documents_is_written_ahead_of_them_in_a_transaction_of_its_own(tmp_path: Path) -> None:
+    """A police station's alert does not wait while a dozen documents are written with it."""
+    store = Store(f"sqlite:///{tmp_path / 'together.db'}")
+    writer = Divisions()
+    first = committer_held(store, writer, "370000")
+    documents = [store.hand_in(code, writer.write) for code in ("371600", "371700")]
+    alert = store.hand_in("371800", writer.write, urgent=True)
+    writer.blocker.set()
+    assert all(f.result(5) is None for f in [first, alert, *documents])
+    assert writer.codes == [["370000"], ["371800"], ["371600", "371700"]]
 
 
 def test_a_caller_that_stops_waiting_changes_nothing_for_its_item_or_the_others(tmp_path: Path) -> None:
