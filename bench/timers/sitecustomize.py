@@ -4,7 +4,8 @@ Python imports this module at start-up when its folder is on PYTHONPATH, which `
 --timers` sets for the gateway alone. It wraps, with timers:
 - in the `api` role: the admission, preparing, the group commit and the write lock, each
   submission's timings filed under "alert" or "document" (by its turn, or the kind it was
-  accepted as), each shared transaction's under "batch"; and the live stream's poll;
+  accepted as), each shared transaction's under "batch"; the live stream's poll; and how late
+  the event loop wakes a task that sleeps 10 ms;
 - in the `relay` role: the wait from an outbox entry's commit until it is published, and from
   its publish to the broker's confirm, per alert or document; the outbox read; the write lock;
 - in the `worker` role: from a delivery's arrival until its batch is committed, per alert or
@@ -16,6 +17,7 @@ caught again), the relay and the worker at exit. Wall time, not CPU: the waits a
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import os
@@ -104,18 +106,29 @@ def _install_api(out: str) -> None:
         note(kind_of(pending.accepted.kind), "preparing", time.perf_counter() - began)
         return pending
 
+    handed_in: dict[int, tuple[str, float]] = {}  # id of the item -> its kind, when handed in
+
     def timed_hand_in(self: Store, item: Any, writer: Any, urgent: bool = False) -> Future[None]:
         began = time.perf_counter()
-        written = hand_in(self, item, writer, urgent)
         kind = kind_of(item.message["kind"]) if hasattr(item, "message") else "other"
+        handed_in[id(item)] = kind, began
+        written = hand_in(self, item, writer, urgent)
         written.add_done_callback(lambda _: note(kind, "commit: handed in to written", time.perf_counter() - began))
         return written
 
     commit_together, poll = Store._commit_together, live._poll
 
     def counted_commit_together(self: Store, batch: list[Any]) -> None:
+        began = time.perf_counter()
         note("batch", COUNTED, len(batch))
+        kinds = set()
+        for member in batch:
+            kind, at = handed_in.pop(id(member.item), ("other", began))
+            note(kind, "commit: handed in to its transaction's start", began - at)
+            kinds.add(kind)
         commit_together(self, batch)
+        for kind in kinds:
+            note(kind, "commit: its transaction", time.perf_counter() - began)
 
     def timed_poll(*args: Any) -> Any:
         began = time.perf_counter()
@@ -131,7 +144,20 @@ def _install_api(out: str) -> None:
     live._poll = timed_poll
     _time_the_write_lock()
 
-    shutdown = Server.shutdown
+    startup, shutdown = Server.startup, Server.shutdown
+
+    async def probe_the_loop() -> None:
+        while True:
+            began = time.perf_counter()
+            await asyncio.sleep(0.01)
+            note("event loop", "lateness of a 10 ms sleep", time.perf_counter() - began - 0.01)
+
+    async def startup_then_probe(self: Server, *args: Any, **kwargs: Any) -> None:
+        await startup(self, *args, **kwargs)
+        probes.add(asyncio.get_running_loop().create_task(probe_the_loop()))
+
+    probes: set[asyncio.Task[None]] = set()  # held, so that the probe is not collected
+    Server.startup = startup_then_probe  # type: ignore[method-assign]
 
     async def shutdown_then_write(self: Server, *args: Any, **kwargs: Any) -> None:
         await shutdown(self, *args, **kwargs)
@@ -150,7 +176,7 @@ def _install_relay(out: str) -> None:
 
     def timed_publish(self: OutboxRelay, entry: OutboxEntry) -> None:
         kind = "alert" if is_live(entry.routing_key) else "document"
-        note(kind, "relay: committed → published", datetime.now(UTC).timestamp() - entry.created_at.replace(tzinfo=UTC).timestamp())
+        note(kind, "relay: prepared in the API → published", datetime.now(UTC).timestamp() - entry.created_at.replace(tzinfo=UTC).timestamp())
         publish(self, entry)
         published[self.tag] = kind, time.perf_counter()
 
