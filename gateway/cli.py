@@ -137,7 +137,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     worker = Worker(settings, services.store, services.router, broker_url(settings), keys)
     if args.watch:
         threading.Thread(target=keep_watch, args=(services, settings.watch_seconds, threading.Event()), name="watcher", daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     worker.run()
     return 0
 

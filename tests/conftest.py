@@ -105,20 +105,29 @@ def gateway_in_vhost(
 ) -> Iterator[RunningGateway]:
     """A gateway of its own in a vhost of its own on the session's node: gateways sharing a vhost
     share queue names, and each would consume the other's deliveries."""
+    with own_vhost(rabbit, vhost) as broker_url:
+        running = prepare_gateway(data_dir, broker_url)
+        running.extra_env = dict(extra_env or {})
+        running.roles = roles
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+@contextmanager
+def own_vhost(rabbit: RabbitNode, vhost: str) -> Iterator[str]:
+    """A vhost on the session's node, deleted afterwards: its broker URL."""
 
     def rabbitmqctl(*command: str) -> None:
         subprocess.run([str(RABBITMQCTL), "-n", rabbit.node_name, *command], env=rabbit._env(), check=True, capture_output=True)
 
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    running = prepare_gateway(data_dir, rabbit.url.replace("/%2F", f"/{vhost}"))
-    running.extra_env = dict(extra_env or {})
-    running.roles = roles
-    running.start()
     try:
-        yield running
+        yield rabbit.url.replace("/%2F", f"/{vhost}")
     finally:
-        running.stop()
         rabbitmqctl("delete_vhost", vhost)
 
 

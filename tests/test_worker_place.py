@@ -1,24 +1,31 @@
 """The worker's placement of a batch in the inbox, on a real SQLite file: each delivery once, its
 evidence whole even when the relay has not yet marked it published, a second copy a redelivery,
-and a delivery the store does not know set apart."""
+and a delivery the store does not know set apart; and alerts placed in a lane of their own."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
 
 import pika
-from sqlalchemy import func, select
+import pytest
+from pika.adapters.blocking_connection import BlockingChannel
+from sqlalchemy import Row, func, select
 
+from adapters.base import registry
+from gateway.broker import DELIVERIES, declare_topology
+from gateway.broker_node import RabbitNode
 from gateway.directory import Directory, load_directory
 from gateway.routing import Router
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store import AuditEntry, Delivery, OutboxEntry, Store, StoredMessage
 from gateway.worker import Arrived, Rendered, Worker
-from tests.conftest import DEMO_DIRECTORY
+from tests.conftest import DEMO_DIRECTORY, own_vhost
 from tests.flows import COURT, JUSTICE_BUREAU, sample
 
 PUBLISHED = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -59,42 +66,58 @@ def test_a_batch_is_placed_once_with_its_evidence_whole(tmp_path: Path) -> None:
     assert placed == [] and missing == []  # redelivered after a crash: no second effect
 
 
-class Channel:
-    """What the worker does on the broker channel: acks (and, here, nothing else)."""
-
-    def __init__(self) -> None:
-        self.acked: list[tuple[int, bool]] = []
-
-    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
-        self.acked.append((delivery_tag, multiple))
-
-    def basic_publish(self, *args: object, **kwargs: object) -> None:
-        raise AssertionError(f"nothing should be retried or parked: {args}")
+def publish(channel: BlockingChannel, entry: Row[Any]) -> None:
+    """What the relay does with an outbox entry."""
+    channel.basic_publish(DELIVERIES, entry.routing_key, entry.body, pika.BasicProperties(message_id=entry.delivery_id, delivery_mode=pika.DeliveryMode.Persistent))
 
 
-def test_a_batchs_alerts_are_placed_before_the_documents_that_arrived_with_them(tmp_path: Path) -> None:
-    """A police station's alert and a court judgment for it arrive in one batch, the judgment first:
-    the alert is committed first, in a transaction of its own, and the batch is acked once, after both."""
+@pytest.mark.broker
+def test_an_alert_is_placed_while_the_worker_is_still_busy_with_documents(rabbit: RabbitNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A police station's alert arrives while the worker renders a court judgment for the same
+    police adapter: the alert is in the station's inbox before the judgment is done."""
     settings = Settings(data_dir=tmp_path)
     load_directory(Services.build(settings).store, DEMO_DIRECTORY)
     services = Services.build(settings)
     judgment = services.acceptance.accept(services.directory.units[COURT], "court", sample("court", "handover.judgment_effective.xml"), [])
     alert = services.acceptance.accept(services.directory.units[JUSTICE_BUREAU], "canonical", sample("canonical", "supervision.alert.json"), [])
     with services.store.read() as session:
-        entries = session.execute(select(OutboxEntry.routing_key, OutboxEntry.delivery_id, OutboxEntry.body).order_by(OutboxEntry.id)).all()
+        entries = session.execute(select(OutboxEntry.routing_key, OutboxEntry.delivery_id, OutboxEntry.body)).all()
     police = {judgment.message_id: "police", alert.message_id: "police.live"}
-    batch = [
-        Arrived(SimpleNamespace(delivery_tag=tag, routing_key=key), pika.BasicProperties(message_id=delivery_id), body, push=False)
-        for tag, (key, delivery_id, body) in enumerate(entries, 1)
-        if key == police[json.loads(body)["message_id"]]
-    ]
-    assert [a.method.routing_key for a in batch] == ["police", "police.live"]
-    worker = Worker(settings, services.store, services.router, "amqp://guest:guest@127.0.0.1:1/%2F", [])
-    channel = Channel()
-    worker._handle(channel, batch)  # type: ignore[arg-type]
-    with services.store.read() as session:
-        order = list(session.scalars(select(AuditEntry.subject).where(AuditEntry.event == "delivery.delivered").order_by(AuditEntry.id)))
-        delivered = {d.delivery_id: d.delivered_at for d in session.scalars(select(Delivery).where(Delivery.delivered_at.is_not(None)))}
-    assert order == [batch[1].properties.message_id, batch[0].properties.message_id]  # the alert first
-    assert delivered[batch[1].properties.message_id] <= delivered[batch[0].properties.message_id]
-    assert channel.acked == [(batch[-1].method.delivery_tag, True)]  # once, after both commits
+    judgment_copy, alert_copy = sorted(
+        (entry for entry in entries if entry.routing_key == police[json.loads(entry.body)["message_id"]]), key=lambda entry: entry.routing_key
+    )
+    rendering, finish = threading.Event(), threading.Event()
+    render = Worker._render
+
+    def slow_for_the_judgment(self: Worker, item: Arrived, wire: dict[str, Any], message: dict[str, Any] | None) -> Rendered:
+        if wire["message_id"] == judgment.message_id:
+            rendering.set()
+            finish.wait(10)
+        return render(self, item, wire, message)
+
+    def delivered(delivery_id: str) -> bool:
+        with services.store.read() as session:
+            return session.scalar(select(Delivery.delivered_at).where(Delivery.delivery_id == delivery_id)) is not None
+
+    monkeypatch.setattr(Worker, "_render", slow_for_the_judgment)
+    with own_vhost(rabbit, "xietong-worker-lanes") as broker_url, pika.BlockingConnection(pika.URLParameters(broker_url)) as connection:
+        channel = connection.channel()
+        declare_topology(channel, registry().keys(), settings.retry_delays_ms)
+        worker = Worker(settings, services.store, services.router, broker_url, list(registry()))
+        running = threading.Thread(target=worker.run)
+        running.start()
+        try:
+            publish(channel, judgment_copy)
+            assert rendering.wait(10), "the judgment never reached the worker"
+            publish(channel, alert_copy)
+            deadline = time.monotonic() + 5
+            while not delivered(alert_copy.delivery_id) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert delivered(alert_copy.delivery_id), "the alert waited for the judgment"
+            assert not delivered(judgment_copy.delivery_id)
+        finally:
+            finish.set()
+            worker.stop()
+            running.join(10)
+    assert not running.is_alive(), "the worker did not stop"
+    assert delivered(judgment_copy.delivery_id)
