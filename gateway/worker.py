@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from adapters.base import registry
-from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, queue_of, routing_key_of
+from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, is_live, queue_of, routing_key_of
 from gateway.routing import Router
 from gateway.settings import Settings
 from gateway.store import Audit, Delivery, OutboxEntry, Store, StoredMessage, Unit, utcnow
@@ -130,8 +130,9 @@ class Worker:
     def _handle(self, channel: BlockingChannel, batch: list[Arrived]) -> None:
         """What arrived together is placed in the inbox in one write transaction (group commit),
         then acked at once: an ack always follows the commit of its effect, so a crash between the
-        two means a redelivery, which the inbox absorbs."""
-        self._place(channel, self._render_all(channel, batch))
+        two means a redelivery, which the inbox absorbs. A lane's batch holds alerts or documents,
+        never both; alerts take the store's write lock ahead of the others."""
+        self._place(channel, self._render_all(channel, batch), urgent=is_live(batch[0].method.routing_key))
         channel.basic_ack(batch[-1].method.delivery_tag, multiple=True)
 
     def _render_all(self, channel: BlockingChannel, batch: list[Arrived]) -> list[Rendered]:
@@ -178,13 +179,13 @@ class Worker:
         digest = hashlib.sha256(document).hexdigest()
         return Rendered(item, wire["delivery_id"], wire["recipient"], adapter.name, adapter.media_type, document, digest)
 
-    def _place(self, channel: BlockingChannel, items: list[Rendered]) -> None:
+    def _place(self, channel: BlockingChannel, items: list[Rendered], urgent: bool) -> None:
         """Place rendered deliveries in the inbox, together; should the shared transaction fail,
         each alone, so that one bad delivery is retried or parked without the others."""
         if not items:
             return
         try:
-            with self.store.write() as session:
+            with self.store.write(urgent) as session:
                 placed, missing = self._place_in(session, items)
         except Exception as exc:
             if len(items) == 1:
@@ -192,7 +193,7 @@ class Worker:
             else:
                 log.warning("delivery.batch_failed", deliveries=len(items), error=repr(exc))
                 for item in items:
-                    self._place(channel, [item])
+                    self._place(channel, [item], urgent)
             return
         for item in placed:
             log.info("delivery.delivered", delivery_id=item.delivery_id, recipient=item.recipient, adapter=item.adapter)

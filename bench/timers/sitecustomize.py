@@ -60,10 +60,10 @@ def _time_the_write_lock() -> None:
     held = WriteLock.held
 
     @contextmanager
-    def timed_held(self: WriteLock) -> Iterator[None]:
+    def timed_held(self: WriteLock, urgent: bool = False) -> Iterator[None]:
         began = time.perf_counter()
-        with held(self):
-            note("batch", "write lock: waiting", time.perf_counter() - began)
+        with held(self, urgent):
+            note("alert" if urgent else "batch", "write lock: waiting", time.perf_counter() - began)
             taken = time.perf_counter()
             yield
             note("batch", "write lock: holding", time.perf_counter() - taken)
@@ -232,8 +232,8 @@ def _install_worker(out: str) -> None:
             note("alert" if is_live(batch[0].method.routing_key) else "document", "worker: rendering the batch", time.perf_counter() - began)
         return rendered
 
-    def timed_place(self: Worker, channel: Any, items: list[Rendered]) -> None:
-        place(self, channel, items)
+    def timed_place(self: Worker, channel: Any, items: list[Rendered], urgent: bool) -> None:
+        place(self, channel, items, urgent)
         now = time.perf_counter()
         for item in items:
             kind = "alert" if is_live(item.arrived.method.routing_key) else "document"
