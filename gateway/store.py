@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -261,29 +262,29 @@ class WriteLock:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._threads = threading.Lock()
-        self._fds: tuple[int, int] = (-1, -1)  # the lock, the gate
-        self._pid = -1
+        self._own = threading.local()
 
-    def _files(self) -> tuple[int, int]:
-        if self._pid != os.getpid():  # a forked child must not share its parent's open lock files
-            self._fds = tuple(os.open(path, os.O_RDWR | os.O_CREAT, 0o600) for path in (self.path, f"{self.path}.gate"))  # type: ignore[assignment]
-            self._pid = os.getpid()
-        return self._fds
+    def _files(self) -> _LockFiles:
+        """This thread's own open lock files: flock arbitrates between open files, so the threads of
+        a process queue in the kernel as processes do, and an alert's thread goes ahead of a
+        document's in the same worker too."""
+        files: _LockFiles | None = getattr(self._own, "files", None)
+        if files is None or files.pid != os.getpid():  # a forked child must not share its parent's
+            files = self._own.files = _LockFiles(self.path)
+        return files
 
     @contextmanager
     def held(self, urgent: bool = False) -> Iterator[None]:
-        with self._threads:
-            lock, gate = self._files()
-            if urgent:
-                with _flocked(gate):
-                    fcntl.flock(lock, fcntl.LOCK_EX)
-            else:
-                self._take_behind_the_gate(lock, gate)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        files = self._files()
+        if urgent:
+            with _flocked(files.gate):
+                fcntl.flock(files.lock, fcntl.LOCK_EX)
+        else:
+            self._take_behind_the_gate(files.lock, files.gate)
+        try:
+            yield
+        finally:
+            fcntl.flock(files.lock, fcntl.LOCK_UN)
 
     @staticmethod
     def _take_behind_the_gate(lock: int, gate: int) -> None:
@@ -298,6 +299,20 @@ class WriteLock:
             else:
                 fcntl.flock(gate, fcntl.LOCK_UN)
                 return
+
+
+class _LockFiles:
+    """One thread's descriptors of the lock file and the gate, closed once the thread is gone."""
+
+    def __init__(self, path: str) -> None:
+        self.pid = os.getpid()
+        self.lock, self.gate = (os.open(name, os.O_RDWR | os.O_CREAT, 0o600) for name in (path, f"{path}.gate"))
+        weakref.finalize(self, _close, self.lock, self.gate)
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 """The store's write lock (`WriteLock`): an alert's transaction takes it ahead of the others that
-wait for it. Each writer has a lock of its own on the same file, as each gateway process does."""
+wait for it, whether they are other processes (each with a lock of its own on the same file) or
+threads of the same one (the worker's lanes, sharing one)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from gateway.store import WriteLock
 
 ROUNDS = 10
 
 
-def test_an_urgent_writer_takes_the_lock_before_the_writers_that_waited_longer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["a lock each", "one lock shared"])
+def test_an_urgent_writer_takes_the_lock_before_the_writers_that_waited_longer(tmp_path: Path, shared: bool) -> None:
     path = str(tmp_path / "xietong.db.writelock")
-    holder, documents, alerts = WriteLock(path), WriteLock(path), WriteLock(path)
+    holder = WriteLock(path)
+    documents, alerts = (holder, holder) if shared else (WriteLock(path), WriteLock(path))
     for _ in range(ROUNDS):
         order: list[str] = []
         held, release = threading.Event(), threading.Event()
@@ -47,10 +52,9 @@ def test_writers_without_urgency_still_take_turns(tmp_path: Path) -> None:
     """The gate costs the others nothing but a look: many writers, none urgent, all get through, one at a time."""
     path = str(tmp_path / "xietong.db.writelock")
     inside, most_inside, finished = [0], [0], []
-    count = threading.Lock()
+    count, lock = threading.Lock(), WriteLock(path)
 
     def write(n: int) -> None:
-        lock = WriteLock(path)
         for _ in range(20):
             with lock.held(urgent=n == 0):
                 with count:

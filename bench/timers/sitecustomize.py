@@ -118,7 +118,7 @@ def _install_api(out: str) -> None:
 
     commit_together, poll = Store._commit_together, live._poll
 
-    def counted_commit_together(self: Store, batch: list[Any]) -> None:
+    def counted_commit_together(self: Store, batch: list[Any], urgent: bool) -> None:
         began = time.perf_counter()
         note("batch", COUNTED, len(batch))
         kinds = set()
@@ -126,7 +126,7 @@ def _install_api(out: str) -> None:
             kind, at = handed_in.pop(id(member.item), ("other", began))
             note(kind, "commit: handed in to its transaction's start", began - at)
             kinds.add(kind)
-        commit_together(self, batch)
+        commit_together(self, batch, urgent)
         for kind in kinds:
             note(kind, "commit: its transaction", time.perf_counter() - began)
 
