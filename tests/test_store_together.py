@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
 from gateway.chain import verify_chain
-from gateway.store import MOST_WAITING, Audit, AuditEntry, Division, Store
+from gateway.store import MOST_WAITING, Audit, AuditEntry, Division, Store, WriteLock
 
 
 class Taken(Exception):
@@ -103,7 +103,7 @@ def test_a_failed_shared_transaction_is_written_again_item_by_item(tmp_path: Pat
         assert inside.wait(5)
         others = {item: pool.submit(write, item) for item in ("dangling", "371600")}
         deadline = time.monotonic() + 5
-        while len(store._waiting) < 2 and time.monotonic() < deadline:  # both wait for one shared batch
+        while len(store._waiting[False]) < 2 and time.monotonic() < deadline:  # both wait for one shared batch
             time.sleep(0.01)
         go.set()
         results = {item: future.result() for item, future in others.items()}
@@ -127,13 +127,18 @@ def test_a_single_failing_item_gets_its_own_error(tmp_path: Path) -> None:
         assert session.scalar(select(func.count()).select_from(Division)) == 0
 
 
+def taken(store: Store, urgent: bool) -> None:
+    """Wait until the committer has taken what was handed in into its next batch."""
+    deadline = time.monotonic() + 5
+    while store._waiting[urgent] and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def committer_held(store: Store, writer: Divisions, code: str) -> Future[None]:
     """`code` handed in alone, with the committer held inside its batch until `writer.blocker` is set."""
     writer.blocker = threading.Event()
     first = store.hand_in(code, writer.write)
-    deadline = time.monotonic() + 5
-    while store._waiting and time.monotonic() < deadline:  # taken into a batch of its own
-        time.sleep(0.01)
+    taken(store, urgent=False)
     return first
 
 
@@ -182,6 +187,23 @@ def test_an_alert_handed_in_with_documents_is_written_ahead_of_them_in_a_transac
     writer.blocker.set()
     assert all(f.result(5) is None for f in [first, alert, *documents])
     assert writer.codes == [["370000"], ["371800"], ["371600", "371700"]]
+
+
+def test_an_alert_is_written_before_the_documents_whose_transaction_waits_for_the_write_lock(tmp_path: Path) -> None:
+    """Another process holds the write lock; documents handed in wait for it, then an alert: the
+    alert has a committer of its own, and its transaction takes the lock first."""
+    store = Store(f"sqlite:///{tmp_path / 'together.db'}")
+    writer = Divisions()
+    assert outcome(store, writer, "370000") == "stored"
+    assert store.write_lock is not None
+    with WriteLock(store.write_lock.path).held():
+        document = store.hand_in("371600", writer.write)
+        taken(store, urgent=False)  # its transaction waits for the lock
+        alert = store.hand_in("371800", writer.write, urgent=True)
+        taken(store, urgent=True)
+        time.sleep(0.05)
+    assert document.result(5) is None and alert.result(5) is None
+    assert writer.codes[1:] == [["371800"], ["371600"]]
 
 
 def test_a_caller_that_stops_waiting_changes_nothing_for_its_item_or_the_others(tmp_path: Path) -> None:
