@@ -1,7 +1,7 @@
 """`xietong`: run the gateway (all roles, or one role per process), and operate it.
 
-Each command imports what it needs when it runs: the supervisor (`xietong run`) lives as long as
-the gateway and needs none of the web stack, the adapters or the store (it was 66 MB, now 44).
+Each command imports what it needs when it runs. `xietong run` becomes the supervisor
+(`gateway.supervisor`), which lives as long as the gateway and imports only the logger.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,12 +38,12 @@ def broker_url(settings: Settings) -> str:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Supervise one process per role; a role that dies is started again."""
-    node = None
-    if not settings.broker_url:
+    """Start the private broker unless one is configured, then become the supervisor of one
+    process per role (`gateway.supervisor`), which starts a role again should it die."""
+    started_node = not settings.broker_url
+    if started_node:
         ensure_rabbitmq_installed()
-        node = private_node(settings)
-        node.start()
+        private_node(settings).start()
     # glibc gives each thread of the API's pool a malloc arena of its own; two keep its RSS ~20 MB lower
     env = {"MALLOC_ARENA_MAX": "2", **os.environ, "XIETONG_BROKER_URL": broker_url(settings)}
     commands = {role: [role] for role in args.roles.split(",")}
@@ -53,36 +51,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         # One query a minute did not earn a process (70 MB under load): the worker keeps the watch.
         del commands["watcher"]
         commands["worker"].append("--watch")
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    stopping = False
-
-    def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        while not stopping:
-            for role, command in commands.items():
-                child = children.get(role)
-                if child is None or child.poll() is not None:
-                    if child is not None:
-                        log.warning("supervisor.role_exited", role=role, returncode=child.returncode)
-                    children[role] = subprocess.Popen([sys.executable, "-m", "gateway.cli", *command], env=env)
-                    log.info("supervisor.role_started", role=role, pid=children[role].pid)
-            time.sleep(0.2)
-    finally:
-        for child in children.values():
-            child.terminate()
-        for child in children.values():
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if node is not None and args.stop_broker:
-            node.stop()
-    return 0
+    role = [sys.executable, "-m", "gateway.cli"]
+    plan = {
+        "commands": {name: [*role, *command] for name, command in commands.items()},
+        "on_exit": [*role, "broker", "stop"] if started_node and args.stop_broker else None,
+        "log_format": settings.log_format,
+        "log_level": settings.log_level,
+    }
+    os.execve(sys.executable, [sys.executable, "-m", "gateway.supervisor", json.dumps(plan)], env)
 
 
 def role_pids(supervisor: int) -> dict[str, int]:
