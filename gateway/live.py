@@ -2,7 +2,8 @@
 for its jurisdiction the moment its delivery lands in the inbox, already in its own format.
 
 The stream reads the inbox itself (the store), so it shows exactly what was delivered and can
-resume after a dropped connection from `Last-Event-ID` without losing an alert. Deliveries can
+resume after a dropped connection from `Last-Event-ID` without losing an alert. A read that
+fails is logged and tried again at the next poll, rather than closing every desk's stream. Deliveries can
 commit slightly out of time order (several workers), so each poll looks back `LOOK_BACK` and
 skips what it already sent.
 """
@@ -21,6 +22,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.catalog import kinds
 from gateway.callers import ERRORS, Caller
@@ -100,7 +102,11 @@ async def _stream(services: Services, unit_code: str, since: datetime) -> AsyncI
     poll_seconds = services.settings.live_poll_seconds
     yield ": 协同告警流已连接\n\n"
     while True:
-        fresh = await run_in_threadpool(_poll, services, unit_code, since, alert_kinds, list(sent))
+        try:
+            fresh = await run_in_threadpool(_poll, services, unit_code, since, alert_kinds, list(sent))
+        except SQLAlchemyError:  # the next poll reads the same window again: nothing is missed
+            log.exception("live.poll_failed", unit=unit_code)
+            fresh = []
         for delivery, kind, name in fresh:
             delivered = (delivery.delivered_at or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC)
             sent[delivery.delivery_id] = delivered

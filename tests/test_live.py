@@ -4,17 +4,28 @@ without losing one. The latency printed here is informative; `bench/run` measure
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import threading
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+from structlog.testing import capture_logs
 
 from adapters.base import registry
-from tests.conftest import RunningGateway
+from gateway import live
+from gateway.directory import load_directory
+from gateway.services import Services
+from gateway.settings import Settings
+from gateway.store import Delivery, utcnow
+from tests.conftest import DEMO_DIRECTORY, RunningGateway
 from tests.flows import JUSTICE_BUREAU, SUNWU_STATION, sample, submit, xsd_valid
 
 pytestmark = pytest.mark.broker
@@ -117,3 +128,38 @@ def test_a_forged_last_event_id_is_refused(gateway: RunningGateway) -> None:
         response = client.get("/v1/live", headers={"Last-Event-ID": "not-a-time"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "last_event_id_invalid"
+
+
+def test_a_failed_read_of_the_inbox_is_tried_again_and_the_stream_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One read of the inbox fails (a disk error, say): the stream logs it and reads again at the
+    next poll, and the station still gets its alert on the same connection."""
+    settings = Settings(data_dir=tmp_path)
+    load_directory(Services.build(settings).store, DEMO_DIRECTORY)
+    services = Services.build(settings)
+    since = datetime.now(UTC)
+    alert = services.acceptance.accept(services.directory.units[JUSTICE_BUREAU], "canonical", sample("canonical", "supervision.alert.json"), [])
+    with services.store.write() as session:  # placed in the station's inbox, as the worker does
+        session.execute(
+            update(Delivery)
+            .where(Delivery.message_id == alert.message_id, Delivery.recipient_code == SUNWU_STATION)
+            .values(delivered_at=utcnow(), rendered=b"<alert/>", media_type="application/xml")
+        )
+    failures = [OperationalError("SELECT deliveries", {}, Exception("disk I/O error"))]
+    poll = live._poll
+
+    def failing_once(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return poll(*args)
+
+    monkeypatch.setattr(live, "_poll", failing_once)
+
+    async def first_alert() -> str:
+        stream = live._stream(services, SUNWU_STATION, since)
+        assert (await anext(stream)).startswith(":")  # connected
+        return await anext(stream)
+
+    with capture_logs() as logs:
+        event = asyncio.run(asyncio.wait_for(first_alert(), 10))
+    assert not failures and [e["event"] for e in logs if e["log_level"] == "error"] == ["live.poll_failed"]
+    assert json.loads(event.split("data: ", 1)[1])["message_id"] == alert.message_id
