@@ -12,6 +12,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -123,17 +124,25 @@ def open_loop(base_url: str, streams: list[tuple[Stream, float]], seconds: float
 
 
 def _read_live(base_url: str, api_key: str, connected: multiprocessing.synchronize.Event, events: multiprocessing.Queue) -> None:
-    """Put (message_id, epoch received) for each alert event; runs until its process is ended."""
+    """Put (message_id, epoch received) for each alert event, and (ENDED, why) should the stream end;
+    runs until its process is ended."""
     headers = {"X-Api-Key": api_key}
-    with (
-        httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(10, read=None)) as client,
-        client.stream("GET", "/v1/live") as response,
-    ):
-        response.raise_for_status()
-        connected.set()
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                events.put((json.loads(line[6:])["message_id"], time.time()))
+    try:
+        with (
+            httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(10, read=None)) as client,
+            client.stream("GET", "/v1/live") as response,
+        ):
+            response.raise_for_status()
+            connected.set()
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    events.put((json.loads(line[6:])["message_id"], time.time()))
+        events.put((ENDED, "the gateway closed the stream"))
+    except Exception as exc:  # the bench reports it; the process ends either way
+        events.put((ENDED, repr(exc)))
+
+
+ENDED = "ended"  # put by the subscriber's process when its stream ends
 
 
 class LiveSubscriber:
@@ -142,19 +151,28 @@ class LiveSubscriber:
     def __init__(self, base_url: str, api_key: str) -> None:
         context = multiprocessing.get_context("spawn")
         self.connected, self.events = context.Event(), context.Queue()
+        self.seen: dict[str, float] = {}
+        self.ended: str | None = None
         self.process = context.Process(target=_read_live, args=(base_url, api_key, self.connected, self.events), daemon=True)
         self.process.start()
         if not self.connected.wait(30):
             self.close()
             raise RuntimeError("the live alert stream did not open")
 
-    def received(self) -> dict[str, float]:
-        """Every event received so far: message id to epoch seconds."""
-        seen = {}
-        while not self.events.empty():
-            message_id, at = self.events.get()
-            seen[message_id] = at
-        return seen
+    def received(self, expected: set[str], timeout: float) -> dict[str, float]:
+        """Every event received: message id to epoch seconds, once every expected one is in or
+        `timeout` has passed, or the stream has ended (`ended` says why)."""
+        deadline = time.monotonic() + timeout
+        while not expected <= self.seen.keys() and self.ended is None and (left := deadline - time.monotonic()) > 0:
+            try:
+                message_id, at = self.events.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            if message_id == ENDED:
+                self.ended = at
+            else:
+                self.seen[message_id] = at
+        return self.seen
 
     def close(self) -> None:
         if self.process.is_alive():
