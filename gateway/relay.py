@@ -141,6 +141,7 @@ class OutboxRelay:
         """The alerts committed since the last read, then new documents past the cursor, and now
         and then older entries still unconfirmed (after a nack); none whose mark is being written
         (after a reconnect, the cursors start again from the beginning)."""
+        alerts_read = self.alert_cursor  # before this read moves it: the rescan looks behind it
         with self.store.read() as session:
             top = session.scalar(select(func.max(OutboxEntry.id))) or 0  # later commits take higher ids
             alerts = list(
@@ -166,7 +167,7 @@ class OutboxRelay:
                 flying = {*self.in_flight.values(), *self.confirmed}
                 stale = session.scalars(
                     select(OutboxEntry)
-                    .where(UNPUBLISHED, or_(and_(ALERT, OutboxEntry.id <= self.alert_cursor), and_(~ALERT, OutboxEntry.id <= self.cursor)))
+                    .where(UNPUBLISHED, or_(and_(ALERT, OutboxEntry.id <= alerts_read), and_(~ALERT, OutboxEntry.id <= self.cursor)))
                     .order_by(OutboxEntry.id)
                     .limit(limit)
                 )
