@@ -50,6 +50,7 @@ class OutboxRelay:
         self.marker = ThreadPoolExecutor(1, thread_name_prefix="relay-marks")
         self.cursor = 0  # highest document's outbox id handed to the broker on this connection
         self.alert_cursor = 0  # every alert up to this outbox id is handed to the broker
+        self.read_up_to = 0  # the last read left nothing behind up to this outbox id
         self.tag = 0
         self.next_rescan = 0.0
         self.failures = 0  # connection attempts since the last channel opened: the backoff grows with it
@@ -109,7 +110,7 @@ class OutboxRelay:
     def _on_channel(self, channel: Channel) -> None:
         self.channel = channel
         self.in_flight.clear()
-        self.cursor, self.alert_cursor, self.tag = 0, 0, 0
+        self.cursor, self.alert_cursor, self.read_up_to, self.tag = 0, 0, -1, 0
         channel.confirm_delivery(self._on_confirm)
         channel.add_on_close_callback(lambda _ch, reason: self._close_connection(reason))
         self.failures = 0
@@ -140,10 +141,15 @@ class OutboxRelay:
     def _pending(self, limit: int) -> list[OutboxEntry]:
         """The alerts committed since the last read, then new documents past the cursor, and now
         and then older entries still unconfirmed (after a nack); none whose mark is being written
-        (after a reconnect, the cursors start again from the beginning)."""
+        (after a reconnect, the cursors start again from the beginning). While nothing was
+        committed since a read that left nothing behind, one look at the highest id is all: the
+        relay polls every 20 ms, idle or not."""
+        rescan = time.monotonic() >= self.next_rescan
         alerts_read = self.alert_cursor  # before this read moves it: the rescan looks behind it
         with self.store.read() as session:
             top = session.scalar(select(func.max(OutboxEntry.id))) or 0  # later commits take higher ids
+            if top == self.read_up_to and not rescan:
+                return []
             alerts = list(
                 session.scalars(
                     select(OutboxEntry)
@@ -154,7 +160,7 @@ class OutboxRelay:
             )
             if len(alerts) < limit:  # else the next read goes on from the last alert published
                 self.alert_cursor = top
-            rows = alerts + list(
+            documents = list(
                 session.scalars(
                     select(OutboxEntry)
                     .where(UNPUBLISHED, ~ALERT, OutboxEntry.id > self.cursor)
@@ -162,7 +168,9 @@ class OutboxRelay:
                     .limit(limit - len(alerts))
                 )
             )
-            if time.monotonic() >= self.next_rescan:
+            self.read_up_to = top if len(alerts) + len(documents) < limit else -1
+            rows = alerts + documents
+            if rescan:
                 self.next_rescan = time.monotonic() + RESCAN_SECONDS
                 flying = {*self.in_flight.values(), *self.confirmed}
                 stale = session.scalars(

@@ -1,11 +1,11 @@
 """The relay's reads of the outbox, on a real SQLite file: alerts before the documents committed
-earlier, each entry once."""
+earlier, and while nothing new is committed, one look at the highest id and nothing more."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from gateway.broker import is_live
 from gateway.relay import OutboxRelay
@@ -20,17 +20,26 @@ def commit(store: Store, *routing_keys: str) -> None:
         )
 
 
-def test_the_relay_reads_alerts_first_and_each_entry_once(tmp_path: Path) -> None:
+def test_an_idle_relay_looks_at_the_highest_id_only_and_still_sees_the_next_commit(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'xietong.db'}")
     relay = OutboxRelay(store, "amqp://guest:guest@127.0.0.1:1/%2F", 100, 0.02, (1000,))
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
 
     def read(limit: int = 100) -> list[str]:
+        statements.clear()
         rows = relay._pending(limit)
         relay.cursor = max([relay.cursor, *(row.id for row in rows if not is_live(row.routing_key))])  # handed to the broker, as _publish records
         return [row.routing_key for row in rows]
 
     commit(store, "court", "police", "police.live")
-    assert read() == ["police.live", "court", "police"]  # the alert first, and once, with the rescan due
+    assert read() == ["police.live", "court", "police"]  # the alert first
+    relay.next_rescan = float("inf")
+    assert read() == []
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1  # the highest id
+    commit(store, "procuratorate")
+    assert read() == ["procuratorate"]
+    assert read(limit=1) == [] and read() == []
     commit(store, *["court"] * 3)
     assert read(limit=2) == ["court", "court"]  # a full read leaves some behind: the next one reads on
     assert read() == ["court"]
