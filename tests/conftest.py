@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+import anyio
 import httpx
 import pytest
 
@@ -19,6 +22,8 @@ from gateway.demo import wait_healthy
 from gateway.directory import issue_key, load_directory
 from gateway.settings import PACKAGE_DIR
 from gateway.store import Store
+
+T = TypeVar("T")
 
 DEMO_DIRECTORY = PACKAGE_DIR / "demo" / "directory.yaml"
 
@@ -114,6 +119,13 @@ def gateway_in_vhost(
             yield running
         finally:
             running.stop()
+
+
+def run(scenario: Callable[[], Awaitable[T]]) -> T:
+    """An async scenario, on a thread of its own: the browser tests' Playwright leaves an event
+    loop on the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, scenario).result()
 
 
 @contextmanager

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 import anyio
 import pytest
@@ -18,15 +15,8 @@ from contracts.common import UnitType
 from gateway.admission import SNIFFED_BYTES, Admission, says_live
 from gateway.directory import UnitInfo
 from gateway.settings import Settings
+from tests.conftest import run
 from tests.flows import sample
-
-T = TypeVar("T")
-
-
-def run(scenario: Callable[[], Awaitable[T]]) -> T:
-    """On a thread of its own: the browser tests' Playwright leaves an event loop on the main thread."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(anyio.run, scenario).result()
 
 
 class Submissions:

@@ -25,7 +25,7 @@ from gateway.directory import load_directory
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store import Delivery, utcnow
-from tests.conftest import DEMO_DIRECTORY, RunningGateway
+from tests.conftest import DEMO_DIRECTORY, RunningGateway, run
 from tests.flows import JUSTICE_BUREAU, SUNWU_STATION, sample, submit, xsd_valid
 
 pytestmark = pytest.mark.broker
@@ -160,6 +160,6 @@ def test_a_failed_read_of_the_inbox_is_tried_again_and_the_stream_goes_on(tmp_pa
         return await anext(stream)
 
     with capture_logs() as logs:
-        event = asyncio.run(asyncio.wait_for(first_alert(), 10))
+        event = run(lambda: asyncio.wait_for(first_alert(), 10))
     assert not failures and [e["event"] for e in logs if e["log_level"] == "error"] == ["live.poll_failed"]
     assert json.loads(event.split("data: ", 1)[1])["message_id"] == alert.message_id
