@@ -119,7 +119,8 @@ class OutboxRelay:
         self._poll()
 
     def _close_connection(self, reason: Exception) -> None:
-        log.warning("relay.channel_closed", reason=str(reason))
+        if not self.stopping:  # a stop closes the channel too: no warning for that
+            log.warning("relay.channel_closed", reason=str(reason))
         if self.connection is not None and self.connection.is_open:
             self.connection.close()
 

@@ -1,15 +1,21 @@
 """The relay's reads of the outbox, on a real SQLite file: alerts before the documents committed
-earlier, and while nothing new is committed, one look at the highest id and nothing more."""
+earlier, and while nothing new is committed, one look at the highest id and nothing more; and
+its clean stop."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, insert
 
 from gateway.broker import is_live
+from gateway.broker_node import RabbitNode
 from gateway.relay import OutboxRelay
 from gateway.store import OutboxEntry, Store, utcnow
+from tests.conftest import gateway_in_vhost
 
 
 def commit(store: Store, *routing_keys: str) -> None:
@@ -43,3 +49,23 @@ def test_an_idle_relay_looks_at_the_highest_id_only_and_still_sees_the_next_comm
     commit(store, *["court"] * 3)
     assert read(limit=2) == ["court", "court"]  # a full read leaves some behind: the next one reads on
     assert read() == ["court"]
+
+
+@pytest.mark.broker
+def test_a_relay_stopped_cleanly_logs_no_warning(rabbit: RabbitNode, tmp_path: Path) -> None:
+    """A warning in the relay's log means something to look into; its own clean stop is not that."""
+    with gateway_in_vhost(rabbit, tmp_path, "xietong-relay-stop", roles="api") as gateway:
+        relay = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "relay"], env=gateway.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        assert relay.stderr is not None
+        logged = []
+        for line in relay.stderr:  # until it has connected and is polling
+            logged.append(line)
+            if "relay.connected" in line:
+                break
+        relay.terminate()
+        logged += relay.communicate(timeout=30)[1].splitlines()
+    assert relay.returncode == 0
+    assert any("relay.connected" in line for line in logged)
+    assert [line for line in logged if '"level": "warning"' in line] == []
