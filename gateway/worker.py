@@ -108,10 +108,12 @@ class Worker:
     @retry(
         retry=retry_if_exception_type(AMQPError),
         wait=wait_exponential(multiplier=0.2, max=2.0),
+        stop=lambda state: state.args[0].stopping.is_set(),  # a stop ends the reconnecting too
+        retry_error_callback=lambda _state: None,
         before_sleep=lambda state: log.warning("worker.disconnected", error=repr(state.outcome.exception() if state.outcome else None)),
     )
     def _consume(self, keys: list[str]) -> None:
-        """Reconnecting (with backoff) to any broker node that answers."""
+        """Reconnecting (with backoff) to any broker node that answers, until stopped."""
         with pika.BlockingConnection(self.parameters) as connection:
             channel = connection.channel()
             channel.confirm_delivery()  # a retry or parking is confirmed before the original is acked
