@@ -50,7 +50,7 @@ class OutboxRelay:
         self.marker = ThreadPoolExecutor(1, thread_name_prefix="relay-marks")
         self.cursor = 0  # highest document's outbox id handed to the broker on this connection
         self.alert_cursor = 0  # every alert up to this outbox id is handed to the broker
-        self.read_up_to = 0  # the last read left nothing behind up to this outbox id
+        self.read_up_to = -1  # the last read left nothing behind up to this outbox id
         self.tag = 0
         self.next_rescan = 0.0
         self.failures = 0  # connection attempts since the last channel opened: the backoff grows with it
@@ -148,7 +148,9 @@ class OutboxRelay:
         rescan = time.monotonic() >= self.next_rescan
         alerts_read = self.alert_cursor  # before this read moves it: the rescan looks behind it
         with self.store.read() as session:
-            top = session.scalar(select(func.max(OutboxEntry.id))) or 0  # later commits take higher ids
+            # On SQLite a later commit takes a higher id. PostgreSQL's sequences do not promise
+            # that: there an entry committed late below `top` waits for the rescan.
+            top = session.scalar(select(func.max(OutboxEntry.id))) or 0
             if top == self.read_up_to and not rescan:
                 return []
             alerts = list(
@@ -169,7 +171,6 @@ class OutboxRelay:
                     .limit(limit - len(alerts))
                 )
             )
-            self.read_up_to = top if len(alerts) + len(documents) < limit else -1
             rows = alerts + documents
             if rescan:
                 self.next_rescan = time.monotonic() + RESCAN_SECONDS
@@ -181,7 +182,10 @@ class OutboxRelay:
                     .limit(limit)
                 )
                 rows = [row for row in stale if row.id not in flying][: max(limit - len(rows), 0)] + rows
-        return [row for row in rows if row.id not in self.marking]
+        taken = [row for row in rows if row.id not in self.marking]
+        left_behind = len(alerts) + len(documents) == limit or len(taken) < len(rows)
+        self.read_up_to = -1 if left_behind else top
+        return taken
 
     def _publish(self, entry: OutboxEntry) -> None:
         assert self.channel is not None
