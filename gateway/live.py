@@ -3,9 +3,9 @@ for its jurisdiction the moment its delivery lands in the inbox, already in its 
 
 The stream reads the inbox itself (the store), so it shows exactly what was delivered and can
 resume after a dropped connection from `Last-Event-ID` without losing an alert. A read that
-fails is logged and tried again at the next poll, rather than closing every desk's stream. Deliveries can
-commit slightly out of time order (several workers), so each poll looks back `LOOK_BACK` and
-skips what it already sent.
+fails is logged and tried again at the next poll, rather than closing every desk's stream.
+Deliveries can commit slightly out of time order (several workers), so each poll looks back
+`LOOK_BACK` and skips what it already sent.
 """
 
 from __future__ import annotations
