@@ -236,8 +236,7 @@ def _install_worker(out: str) -> None:
         place(self, channel, items, urgent)
         now = time.perf_counter()
         for item in items:
-            kind = "alert" if is_live(item.arrived.method.routing_key) else "document"
-            note(kind, "worker: arrived → committed", now - arrived_at.get(id(item.arrived.method), now))
+            note("alert" if urgent else "document", "worker: arrived → committed", now - arrived_at.get(id(item.arrived.method), now))
 
     worker._arrival = timed_arrival
     Worker._handle = counted_handle  # type: ignore[method-assign]
