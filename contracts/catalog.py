@@ -9,7 +9,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -58,11 +58,13 @@ class KindSpec:
     # cases at risk: an alert, a missed report, a warning, a new offence.
     at_risk: Callable[[Mapping[str, Any]], bool] = never
 
-    @property
+    @cached_property
     def message_model(self) -> type[Message[Any]]:
+        """Held here: pydantic keeps its parametrised models only weakly, and building one again
+        after a garbage collection cost milliseconds in the middle of an acceptance."""
         return Message[self.payload]  # type: ignore[name-defined]
 
-    @property
+    @cached_property
     def draft_model(self) -> type[Draft[Any]]:
         return Draft[self.payload]  # type: ignore[name-defined]
 
