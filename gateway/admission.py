@@ -9,6 +9,13 @@ documents: a court's backlog, whose legal deadlines run in days, does not hold a
 seconds. What a submission says only chooses its place in the queue, and only for a live kind its
 unit may send through its own adapter (a unit cannot jump the queue with alerts acceptance would
 refuse); acceptance checks it like any other.
+
+Documents wait for a thread in a bounded queue: beyond it, a document is answered 503 with
+Retry-After at once, before anything is written, and its sender sends it again later (the same
+bytes are the same message, so a resend is never a second one). Unbounded, an overload held every
+waiting request in the API's memory (an alert flood on top of 300 documents/s took the API from
+110 to 178 MB) and each document's answer came later and later; the court's system could not tell
+a slow gateway from a stuck one. Alerts are never refused for load.
 """
 
 from __future__ import annotations
@@ -22,14 +29,25 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any, TypeVar
 
+import structlog
+
 from adapters.base import registry
 from contracts.catalog import kinds
 from gateway.acceptance import Acceptance, Accepted, Upload
 from gateway.directory import UnitInfo
+from gateway.errors import ErrorBody, Refusal
 from gateway.live import live_kinds
+
+log = structlog.get_logger(__name__)
 
 SNIFFED_BYTES = 64 * 1024  # alerts are small; a larger document is not read on the event loop
 ALERTS_BEFORE_A_DOCUMENT = 4
+RETRY_AFTER_SECONDS = 1  # a waiting document's turn comes within about half a second at the API's pace
+BUSY = {
+    "model": ErrorBody,
+    "description": "网关繁忙，本报文未被接收：请按 Retry-After 所示秒数后重新报送（同一报文重报不会重复）",
+    "headers": {"Retry-After": {"description": "几秒后可重新报送", "schema": {"type": "integer"}}},
+}
 T = TypeVar("T")
 
 
@@ -49,33 +67,45 @@ class Admission:
     live stream's polls share: submissions filled that pool once, and a police station's inbox or
     alert stream then waited behind the very load it was for."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, most_waiting_documents: int) -> None:
         self.size = threads  # at least two (the setting says so): one kept for alerts
         self.document_threads = threads - 1
+        self.most_waiting_documents = most_waiting_documents
         self.documents_under_way = 0
         self.alerts_in_a_row = 0  # turns given to alerts since a document last had one
         self.waiting: dict[bool, deque[tuple[Callable[[], Any], Future[Any]]]] = {True: deque(), False: deque()}  # alerts, documents
         self._changed = threading.Condition()
         self._threads: list[threading.Thread] = []
 
-    async def run(self, alert: bool, work: Callable[[], T]) -> T:
+    async def run(self, alert: bool, work: Callable[[], T], *, may_refuse: bool = False) -> T:
         """`work` on one of the preparing threads, in the submission's turn."""
-        return await asyncio.wrap_future(self.submit(alert, work))
+        return await asyncio.wrap_future(self.submit(alert, work, may_refuse=may_refuse))
 
     async def accept(self, alert: bool, acceptance: Acceptance, unit: UnitInfo, adapter: str, document: bytes, uploads: list[Upload]) -> Accepted:
         """Prepare the submission in its turn, then wait for its commit with no thread held, so
         that the few preparing threads go on with the next submissions meanwhile."""
-        pending = await self.run(alert, partial(acceptance.prepare, unit, adapter, document, uploads))
+        pending = await self.run(alert, partial(acceptance.prepare, unit, adapter, document, uploads), may_refuse=True)
         try:
             await asyncio.wrap_future(pending.written)
         except Exception:  # a duplicate committed meanwhile is read from the store; anything else is raised
             return await self.run(alert, partial(acceptance.settle, pending))
         return acceptance.settle(pending)  # written: nothing left to wait for or read
 
-    def submit(self, alert: bool, work: Callable[[], T]) -> Future[T]:
-        """Queue `work` for its turn, in the caller's context (its log fields)."""
+    def submit(self, alert: bool, work: Callable[[], T], *, may_refuse: bool = False) -> Future[T]:
+        """Queue `work` for its turn, in the caller's context (its log fields). A document that
+        `may_refuse` (one not yet prepared: nothing of it is written) is refused as busy instead
+        when the documents' queue is full."""
         future: Future[T] = Future()
         with self._changed:
+            waiting = len(self.waiting[False])
+            if may_refuse and not alert and waiting >= self.most_waiting_documents:
+                log.warning("admission.busy", waiting=waiting)
+                raise Refusal(
+                    503,
+                    "gateway_busy",
+                    f"网关繁忙：已有{waiting}份报文排队待处理，本报文未被接收，请{RETRY_AFTER_SECONDS}秒后重新报送（同一报文重报不会重复）",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
             if not self._threads:
                 self._threads = [threading.Thread(target=self._prepare_forever, name=f"admission-{n}", daemon=True) for n in range(self.size)]
                 for thread in self._threads:

@@ -21,7 +21,7 @@ from adapters.base import explain, registry
 from contracts.catalog import spec_of
 from gateway import cases_api, console, live, meetings_api, obligations_api
 from gateway.acceptance import Upload
-from gateway.admission import Admission, says_live
+from gateway.admission import BUSY, Admission, says_live
 from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
 from gateway.errors import Refusal
@@ -132,11 +132,12 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     settings = services.settings
-    admission = Admission(settings.accept_threads)
+    admission = Admission(settings.accept_threads, settings.accept_waiting_documents)
 
     @app.exception_handler(Refusal)
     async def _refusal(_request: Request, exc: Refusal) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -161,7 +162,7 @@ def create_app(services: Services) -> FastAPI:
         "/v1/inbound/{adapter}",
         status_code=202,
         response_model=AcceptedOut,
-        responses=ERRORS,
+        responses={**ERRORS, 503: BUSY},
         openapi_extra=INBOUND_BODY,
         summary="报送一份原生报文（可带附件）",
     )

@@ -8,9 +8,13 @@ from pydantic import BaseModel
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str, *, line: int | None = None, field: str | None = None) -> None:
+    """`retry_after` (seconds) marks a refusal of the moment, not of the request: the answer says
+    when to send it again (HTTP Retry-After)."""
+
+    def __init__(self, status: int, code: str, message: str, *, line: int | None = None, field: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.line, self.field = status, code, message, line, field
+        self.retry_after = retry_after
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "line": self.line, "field": self.field}}
@@ -24,6 +28,6 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every 4xx answer has this shape; `code` is stable, `message` is for the clerk."""
+    """Every 4xx and 503 answer has this shape; `code` is stable, `message` is for the clerk."""
 
     error: ErrorDetail

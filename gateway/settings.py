@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Threads of one API process preparing submissions (gateway/admission.py): documents may hold all but one, kept
     # for alerts, so at least two. They need not be many, since none waits for its commit; each one more shares the GIL.
     accept_threads: int = Field(3, ge=2)
+    # Documents of one API process waiting for one of those threads; one more is answered 503 with Retry-After (alerts never
+    # are): overload then costs a sender a retry, rather than the API its memory and every waiting document its latency.
+    accept_waiting_documents: int = Field(200, ge=1)
     relay_max_in_flight: int = 1000
     relay_poll_seconds: float = 0.02
     live_poll_seconds: float = 0.02  # how often the live alert stream looks for new alerts (one indexed read per subscriber)

@@ -12,8 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.common import UnitType
-from gateway.admission import SNIFFED_BYTES, Admission, says_live
+from gateway.admission import RETRY_AFTER_SECONDS, SNIFFED_BYTES, Admission, says_live
 from gateway.directory import UnitInfo
+from gateway.errors import Refusal
 from gateway.settings import Settings
 from tests.conftest import run
 from tests.flows import sample
@@ -26,7 +27,7 @@ class Submissions:
         self.admission, self.started, self.release, self.futures = admission, [], {}, {}
         self.lock = threading.Lock()
 
-    def submit(self, name: str) -> None:
+    def submit(self, name: str, may_refuse: bool = False) -> None:
         """An alert when its name starts with A, else a document."""
         self.release[name] = threading.Event()
 
@@ -36,7 +37,7 @@ class Submissions:
             assert self.release[name].wait(10)
             return name
 
-        self.futures[name] = self.admission.submit(name.startswith("A"), work)
+        self.futures[name] = self.admission.submit(name.startswith("A"), work, may_refuse=may_refuse)
 
     def end(self, name: str) -> None:
         self.release[name].set()
@@ -57,7 +58,7 @@ class Submissions:
 
 
 def test_an_alert_takes_the_thread_kept_for_alerts_and_goes_ahead_of_waiting_documents() -> None:
-    work = Submissions(Admission(threads=3))
+    work = Submissions(Admission(threads=3, most_waiting_documents=100))
     for name in ("D1", "D2", "D3", "D4"):
         work.submit(name)
     assert work.starts(2) == ["D1", "D2"], "documents hold all threads but one"
@@ -77,7 +78,7 @@ def test_an_alert_takes_the_thread_kept_for_alerts_and_goes_ahead_of_waiting_doc
 
 def test_a_flood_of_alerts_slows_documents_but_does_not_stop_them() -> None:
     """While alerts and documents both wait, a document takes every fifth turn."""
-    work = Submissions(Admission(threads=2))
+    work = Submissions(Admission(threads=2, most_waiting_documents=100))
     for name in ("A0", "A1"):  # the alerts take both threads
         work.submit(name)
     assert work.starts(2) == ["A0", "A1"]
@@ -91,7 +92,7 @@ def test_a_flood_of_alerts_slows_documents_but_does_not_stop_them() -> None:
 
 
 def test_documents_use_all_threads_but_one_when_no_alert_is_under_way() -> None:
-    work = Submissions(Admission(threads=4))
+    work = Submissions(Admission(threads=4, most_waiting_documents=100))
     for n in range(8):
         work.submit(f"D{n}")
     assert work.starts(3) == ["D0", "D1", "D2"]
@@ -100,8 +101,29 @@ def test_documents_use_all_threads_but_one_when_no_alert_is_under_way() -> None:
     assert work.started == [f"D{n}" for n in range(8)]
 
 
+def test_a_document_beyond_the_documents_queue_is_refused_as_busy_and_an_alert_never_is() -> None:
+    work = Submissions(Admission(threads=2, most_waiting_documents=2))
+    work.submit("D1", may_refuse=True)
+    assert work.starts(1) == ["D1"]
+    work.submit("D2", may_refuse=True)
+    work.submit("D3", may_refuse=True)
+    with pytest.raises(Refusal) as busy:
+        work.submit("D4", may_refuse=True)
+    assert (busy.value.status, busy.value.code, busy.value.retry_after) == (503, "gateway_busy", RETRY_AFTER_SECONDS)
+    assert "2份报文排队" in busy.value.message and "重新报送" in busy.value.message
+    work.submit("D5")  # the second step of a submission already prepared is never refused
+    for n in range(1, 4):
+        work.submit(f"A{n}", may_refuse=True)  # alerts wait beyond any number of documents
+    work.end("D1")
+    assert work.starts(3)[1:] == ["A1", "A2"]
+    work.end_all()
+    assert [work.futures[name].result(5) for name in ("D2", "D3", "D5", "A3")] == ["D2", "D3", "D5", "A3"]
+    work.submit("D6", may_refuse=True)  # room again once the queue has moved
+    work.end("D6")
+
+
 def test_a_refusal_reaches_its_submitter_and_the_thread_goes_on() -> None:
-    admission = Admission(threads=2)
+    admission = Admission(threads=2, most_waiting_documents=100)
 
     def refused() -> None:
         raise ValueError("refused")
@@ -112,7 +134,7 @@ def test_a_refusal_reaches_its_submitter_and_the_thread_goes_on() -> None:
 
 
 def test_a_submission_whose_client_left_before_its_turn_is_skipped() -> None:
-    work = Submissions(Admission(threads=2))
+    work = Submissions(Admission(threads=2, most_waiting_documents=100))
     work.submit("D1")
     assert work.starts(1) == ["D1"]
     work.submit("D2")
@@ -158,7 +180,7 @@ def test_acceptance_does_not_wait_for_the_threads_other_routes_share() -> None:
     polls): a submission is still prepared, on the admission's own threads."""
 
     async def scenario() -> str:
-        lanes = Admission(threads=2)
+        lanes = Admission(threads=2, most_waiting_documents=100)
         shared = anyio.to_thread.current_default_thread_limiter()
         shared.total_tokens = 1
         async with shared:
