@@ -533,6 +533,11 @@ def report(r: dict[str, Any]) -> str:
             return "no figure"
         return "met" if (value >= target if at_least else value <= target) else "NOT met"
 
+    def refusals(phase: dict[str, Any]) -> str:
+        """Submissions not accepted, by HTTP status (503: the gateway was busy and said to send again; 0: no answer)."""
+        refused = phase["refused_or_failed"]
+        return f"; not accepted: {', '.join(f'{count} × {status}' for status, count in sorted(refused.items()))}" if refused else ""
+
     def ratio(a: float | None, b: float | None) -> str:
         return "—" if not a or not b else f"{a / b:.1%}"
 
@@ -542,20 +547,21 @@ def report(r: dict[str, Any]) -> str:
         ("baseline HTTP: court parse + validate, requests/s", fmt(http["requests_per_s"]), "", f"p50 {fmt(http['p50_ms'])} ms, p99 {fmt(http['p99_ms'])} ms"),
         ("end to end: documents/s into every inbox", fmt(e2e["documents_per_s"]), "≥ 1,000", verdict(docs_per_s, 1000, True)),
         ("end to end: deliveries/s", fmt(e2e["deliveries_per_s"]), "≥ 3,000", verdict(e2e["deliveries_per_s"] if e2e["all_in_inbox"] else None, 3000, True)),
-        ("end to end: accepted (HTTP 202)/s while submitting", fmt(e2e["accepted_per_s"]), "", f"answer p50 {fmt(e2e['http_answer_p50_ms'])} ms, p99 {fmt(e2e['http_answer_p99_ms'])} ms"),
+        ("end to end: accepted (HTTP 202)/s while submitting", fmt(e2e["accepted_per_s"]), "", f"answer p50 {fmt(e2e['http_answer_p50_ms'])} ms, p99 {fmt(e2e['http_answer_p99_ms'])} ms{refusals(e2e)}"),
         ("end to end: submission → inbox p50 / p99, ms", f"{fmt(e2e['inbox_latency_p50_ms'])} / {fmt(e2e['inbox_latency_p99_ms'])}", "", f"all in inbox: {e2e['all_in_inbox']}"),
         ("ratio end-to-end documents/s ÷ baseline HTTP", ratio(e2e["documents_per_s"], http["requests_per_s"]), "", ""),
         ("ratio end-to-end deliveries/s ÷ baseline broker", ratio(e2e["deliveries_per_s"], broker["end_to_end_per_s"]), "", ""),
-        ("at 300 documents/s: submission → inbox p50 / p99, ms", f"{fmt(fixed['inbox_latency_p50_ms'])} / {fmt(fixed['inbox_latency_p99_ms'])}", "p99 ≤ 100", verdict(fixed["inbox_latency_p99_ms"] if fixed["all_in_inbox"] else None, 100, False)),
-        ("at 300 documents/s: achieved documents/s", fmt(fixed["documents_per_s"]), "", f"answer p99 {fmt(fixed['http_answer_p99_ms'])} ms, all in inbox: {fixed['all_in_inbox']}"),
+        # met only if every document was accepted: a 503 (busy) would shorten the queue the others waited in
+        ("at 300 documents/s: submission → inbox p50 / p99, ms", f"{fmt(fixed['inbox_latency_p50_ms'])} / {fmt(fixed['inbox_latency_p99_ms'])}", "p99 ≤ 100", verdict(fixed["inbox_latency_p99_ms"] if fixed["all_in_inbox"] and not fixed["refused_or_failed"] else None, 100, False)),
+        ("at 300 documents/s: achieved documents/s", fmt(fixed["documents_per_s"]), "", f"answer p99 {fmt(fixed['http_answer_p99_ms'])} ms, all in inbox: {fixed['all_in_inbox']}{refusals(fixed)}"),
         (
             f"at {half['rate']:.0f} documents/s, half the end-to-end rate: submission → inbox p50 / p99, ms",
             f"{fmt(half['inbox_latency_p50_ms'])} / {fmt(half['inbox_latency_p99_ms'])}",
             "",
-            f"achieved {fmt(half['documents_per_s'])}/s, answer p99 {fmt(half['http_answer_p99_ms'])} ms, all in inbox: {half['all_in_inbox']}",
+            f"achieved {fmt(half['documents_per_s'])}/s, answer p99 {fmt(half['http_answer_p99_ms'])} ms, all in inbox: {half['all_in_inbox']}{refusals(half)}",
         ),
         ("alerts at 200/s + 300 docs/s: submit → SSE p50 / p99, ms", f"{fmt(alerts['alert_p50_ms'])} / {fmt(alerts['alert_p99_ms'])}", "p99 ≤ 100", verdict(alerts["alert_p99_ms"] if alerts["alerts_received"] == alerts["alerts_accepted"] else None, 100, False)),
-        ("alerts received / accepted", f"{alerts['alerts_received']} / {alerts['alerts_accepted']}", "all", f"documents meanwhile: inbox p99 {fmt(alerts['documents']['inbox_latency_p99_ms'])} ms" + (f"; the live stream ended: {alerts['live_stream_ended']}" if "live_stream_ended" in alerts else "")),
+        ("alerts received / accepted", f"{alerts['alerts_received']} / {alerts['alerts_accepted']}", "all", f"documents meanwhile: inbox p99 {fmt(alerts['documents']['inbox_latency_p99_ms'])} ms{refusals(alerts['documents'])}" + (f"; the live stream ended: {alerts['live_stream_ended']}" if "live_stream_ended" in alerts else "")),
         ("alerts: 202 answered in p50 / p99, ms", f"{fmt(alerts['alert_answer_p50_ms'])} / {fmt(alerts['alert_answer_p99_ms'])}", "", "the API's share of the latency above"),
         ("alerts: 202 → placed in the inbox p50 / p99, ms", f"{fmt(alerts['alert_to_inbox_p50_ms'])} / {fmt(alerts['alert_to_inbox_p99_ms'])}", "", "relay, broker, worker"),
         ("alerts: placed → read from the stream p50 / p99, ms", f"{fmt(alerts['alert_inbox_to_stream_p50_ms'])} / {fmt(alerts['alert_inbox_to_stream_p99_ms'])}", "", "worker's commit, stream's poll"),
