@@ -131,6 +131,7 @@ def create_app(services: Services) -> FastAPI:
         description="社区矫正跨部门协同网关：各机关原生报文一次录入，按路由规则送达各方并以各方格式呈现。",
     )
     app.state.services = services
+    app.state.live = live.Hub(services)
     settings = services.settings
     admission = Admission(settings.accept_threads, settings.accept_waiting_documents)
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
 
 from adapters.base import registry
+from contracts.common import UnitType
 from gateway import live
 from gateway.directory import load_directory
 from gateway.services import Services
@@ -155,7 +156,7 @@ def test_a_failed_read_of_the_inbox_is_tried_again_and_the_stream_goes_on(tmp_pa
     monkeypatch.setattr(live, "_poll", failing_once)
 
     async def first_alert() -> str:
-        stream = live._stream(services, SUNWU_STATION, since)
+        stream = live._stream(live.Hub(services), SUNWU_STATION, since)
         assert (await anext(stream)).startswith(":")  # connected
         return await anext(stream)
 
@@ -163,3 +164,105 @@ def test_a_failed_read_of_the_inbox_is_tried_again_and_the_stream_goes_on(tmp_pa
         event = run(lambda: asyncio.wait_for(first_alert(), 10))
     assert not failures and [e["event"] for e in logs if e["log_level"] == "error"] == ["live.poll_failed"]
     assert json.loads(event.split("data: ", 1)[1])["message_id"] == alert.message_id
+
+
+def test_two_desks_of_one_station_both_see_the_alert(gateway: RunningGateway) -> None:
+    desks = [Subscriber(gateway, SUNWU_STATION), Subscriber(gateway, SUNWU_STATION)]
+    try:
+        message_id, _ = alert(gateway, "2025-05-14T09:00:00+08:00")
+        assert [desk.next_for(message_id)["data"]["message_id"] for desk in desks] == [message_id, message_id]
+    finally:
+        for desk in desks:
+            desk.close()
+
+
+def placed_alert(services: Services, detected_at: str) -> str:
+    """A fence-breach alert accepted and placed in the station's inbox, as the worker does: its message id."""
+    body = json.loads(sample("canonical", "supervision.alert.json"))
+    body["payload"]["detected_at"] = detected_at
+    document = json.dumps(body, ensure_ascii=False).encode()
+    accepted = services.acceptance.accept(services.directory.units[JUSTICE_BUREAU], "canonical", document, [])
+    with services.store.write() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.message_id == accepted.message_id, Delivery.recipient_code == SUNWU_STATION)
+            .values(delivered_at=utcnow(), rendered=b"<alert/>", media_type="application/xml")
+        )
+    return accepted.message_id
+
+
+def message_of(event: str) -> str:
+    return str(json.loads(event.split("data: ", 1)[1])["message_id"])
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Services:
+    settings = Settings(data_dir=tmp_path)
+    load_directory(Services.build(settings).store, DEMO_DIRECTORY)
+    return Services.build(settings)
+
+
+def test_one_read_of_the_inbox_serves_every_open_stream(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thirty desks open: after each stream's own catch-up, the hub reads once per poll for all of
+    them, not once per stream; and each desk gets what was delivered to its unit."""
+    reads: list[tuple[str, ...]] = []
+    poll = live._poll
+
+    def counted(services: Services, units: tuple[str, ...], *args: Any) -> Any:
+        reads.append(units)
+        return poll(services, units, *args)
+
+    monkeypatch.setattr(live, "_poll", counted)
+    stations = [code for code, unit in services.directory.units.items() if unit.unit_type == UnitType.police_station]
+    assert SUNWU_STATION in stations and len(stations) >= 2
+
+    async def scenario() -> tuple[str, dict[str, list[str]]]:
+        hub = live.Hub(services)
+        desks = [(stations[n % len(stations)], live._stream(hub, stations[n % len(stations)], datetime.now(UTC))) for n in range(30)]
+        for _, stream in desks:
+            assert (await anext(stream)).startswith(":")  # connected
+        pending = {n: asyncio.ensure_future(anext(stream)) for n, (_, stream) in enumerate(desks)}
+        await asyncio.sleep(0.3)
+        polls = len([units for units in reads if len(units) > 1])
+        reads_meanwhile = len(reads) - 30
+        message_id = await asyncio.to_thread(placed_alert, services, "2025-05-15T10:00:00+08:00")
+        done, _ = await asyncio.wait(pending.values(), timeout=10)
+        got: dict[str, list[str]] = {}
+        for n, task in pending.items():
+            if task in done:
+                got.setdefault(desks[n][0], []).append(message_of(task.result()))
+            else:
+                task.cancel()
+        await asyncio.gather(*pending.values(), return_exceptions=True)
+        for _, stream in desks:
+            await stream.aclose()
+        assert reads_meanwhile == polls, f"{reads_meanwhile} reads in 0.3 s for {polls} polls of the hub"
+        assert 1 <= polls <= 20
+        return message_id, got
+
+    message_id, got = run(scenario)
+    desks_of_sunwu = sum(1 for n in range(30) if stations[n % len(stations)] == SUNWU_STATION)
+    assert got == {SUNWU_STATION: [message_id] * desks_of_sunwu}, "only the station the alert was delivered to, every one of its desks"
+
+
+def test_a_desk_that_fell_behind_catches_up_from_the_store_and_misses_nothing(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More alerts than the hub keeps for a stream arrive while its desk reads nothing: the
+    stream reads the rest from the store, every alert once, in order."""
+    monkeypatch.setattr(live, "MOST_WAITING", 2)
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        hub = live.Hub(services)
+        stream = live._stream(hub, SUNWU_STATION, datetime.now(UTC))
+        assert (await anext(stream)).startswith(":")
+        first = asyncio.ensure_future(anext(stream))
+        placed = [await asyncio.to_thread(placed_alert, services, f"2025-05-16T10:00:0{n}+08:00") for n in range(6)]
+        await asyncio.sleep(0.3)  # the hub has found them all meanwhile
+        subscription = next(iter(hub.streams[SUNWU_STATION]))
+        assert subscription.overflowed
+        events = [message_of(await asyncio.wait_for(first, 10))]
+        events += [message_of(await asyncio.wait_for(anext(stream), 10)) for _ in range(5)]
+        await stream.aclose()
+        return placed, events
+
+    placed, events = run(scenario)
+    assert events == placed
