@@ -123,6 +123,30 @@ def open_loop(base_url: str, streams: list[tuple[Stream, float]], seconds: float
     asyncio.run(all_streams())
 
 
+def idle_desks(base_url: str, api_key: str, desks: int, seconds: float) -> int:
+    """`desks` live streams of one unit open for `seconds`, nothing sent meanwhile (as a county's
+    police desks wait most of the day): how many opened."""
+
+    async def desk(client: aiohttp.ClientSession, opened: list[int]) -> None:
+        async with client.get("/v1/live", headers={"X-Api-Key": api_key}) as response:
+            if response.status == 200:
+                opened.append(1)
+                async for _line in response.content:
+                    pass
+
+    async def all_desks() -> int:
+        opened: list[int] = []
+        async with aiohttp.ClientSession(base_url=base_url, connector=aiohttp.TCPConnector(limit=desks)) as client:
+            tasks = [asyncio.create_task(desk(client, opened)) for _ in range(desks)]
+            await asyncio.sleep(seconds)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return len(opened)
+
+    return asyncio.run(all_desks())
+
+
 def _read_live(base_url: str, api_key: str, connected: multiprocessing.synchronize.Event, events: multiprocessing.Queue) -> None:
     """Put (message_id, epoch received) for each alert event, and (ENDED, why) should the stream end;
     runs until its process is ended."""

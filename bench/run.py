@@ -51,6 +51,7 @@ SUNWU_STATION = "1137162100437004XA"  # 孙武派出所: receives them on its li
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))  # installed beside this Python by the bench extra
 DOCUMENT_BYTES = 3000  # the "about 3 KB" court document
 ATTACHMENT_MB = 200
+LIVE_DESKS = 30  # a county's police desks, each with the live stream open
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ class Bench:
         self.baseline_broker()
         self.baseline_http()
         self.start_gateway()
+        self.live_desks()
         self.saturate()
         self.fixed_rate(300, "fixed_300")
         # below saturation, so that the latency seen is the pipeline's, not the queue's
@@ -346,6 +348,12 @@ class Bench:
         if not drained:
             figures["undelivered_after_drain"] = self.inboxes.pending()
         return drained, self.inboxes.delivered()
+
+    def live_desks(self) -> None:
+        seconds = self.mode.fixed_seconds
+        self.step(f"{LIVE_DESKS} desks of 孙武派出所 on the live stream, nothing sent, {seconds:.0f} s")
+        with self.loaded_phase("live_desks") as figures:
+            figures["desks_open"] = load.idle_desks(self.base, self.keys[SUNWU_STATION], LIVE_DESKS, seconds)
 
     def saturate(self) -> None:
         seconds = self.mode.saturate_seconds
@@ -565,6 +573,12 @@ def report(r: dict[str, Any]) -> str:
         ("alerts: 202 answered in p50 / p99, ms", f"{fmt(alerts['alert_answer_p50_ms'])} / {fmt(alerts['alert_answer_p99_ms'])}", "", "the API's share of the latency above"),
         ("alerts: 202 → placed in the inbox p50 / p99, ms", f"{fmt(alerts['alert_to_inbox_p50_ms'])} / {fmt(alerts['alert_to_inbox_p99_ms'])}", "", "relay, broker, worker"),
         ("alerts: placed → read from the stream p50 / p99, ms", f"{fmt(alerts['alert_inbox_to_stream_p50_ms'])} / {fmt(alerts['alert_inbox_to_stream_p99_ms'])}", "", "worker's commit, stream's poll"),
+        (
+            f"{LIVE_DESKS} live desks open, nothing sent: api CPU, cores",
+            fmt(r["live_desks"]["cpu_cores_used"].get("api")),
+            "",
+            f"{r['live_desks']['desks_open']} streams opened; the api's idle cost of the live stream",
+        ),
         ("gateway peak RSS under load, MB (every process)", fmt(memory["under_load_peak_mb"]["roles_sum"]), "< 400", verdict(memory["under_load_peak_mb"]["roles_sum"], 400, False)),
         ("  per role, MB", ", ".join(f"{k} {v}" for k, v in memory["under_load_peak_mb"].items() if k != "roles_sum"), "", f"idle after warm-up: {memory['idle_after_warmup_mb']}"),
         (f"{ATTACHMENT_MB} MB attachment: extra RSS, MB (roles summed)", fmt(attachment["extra_rss_mb"]["roles_sum"]), "< 64", verdict(attachment["extra_rss_mb"]["roles_sum"], 64, False)),
@@ -575,7 +589,7 @@ def report(r: dict[str, Any]) -> str:
     lines += [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows]
     lines.append("")
     lines.append("CPU cores used per phase (2 cores in all; the load generator runs on the same machine):")
-    for phase in ("baseline_http", "end_to_end", "fixed_300", "fixed_half", "alerts"):
+    for phase in ("baseline_http", "live_desks", "end_to_end", "fixed_300", "fixed_half", "alerts"):
         lines.append(f"  {phase:<14} " + ", ".join(f"{k} {v}" for k, v in r[phase]["cpu_cores_used"].items()))
     for role, kinds in r.get("timers", {}).items():
         for kind, timers in kinds.items():
