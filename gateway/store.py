@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -353,6 +354,7 @@ class Store:
         self._waiting: dict[bool, list[_Together]] = {False: [], True: []}  # by urgency
         self._handed_in = threading.Condition()
         self._committers: dict[bool, threading.Thread] = {}
+        self._watch = threading.local()  # each thread's connection for `commits_elsewhere`
 
     @contextmanager
     def write(self, urgent: bool = False) -> Iterator[Session]:
@@ -437,6 +439,17 @@ class Store:
     def read(self) -> Iterator[Session]:
         with self._sessions() as session:
             yield session
+
+    def commits_elsewhere(self) -> int | None:
+        """A number that changes whenever a connection commits (SQLite's `PRAGMA data_version`, read
+        on a connection of this thread's own that never writes): a poller that finds it unchanged
+        since its last read knows there is nothing new, without a query. None on other databases."""
+        if self.write_lock is None:
+            return None
+        watch: sqlite3.Connection | None = getattr(self._watch, "connection", None)
+        if watch is None:
+            watch = self._watch.connection = sqlite3.connect(self.engine.url.database or "", isolation_level=None)
+        return int(watch.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _engine(url: str) -> Engine:

@@ -266,3 +266,32 @@ def test_a_desk_that_fell_behind_catches_up_from_the_store_and_misses_nothing(se
 
     placed, events = run(scenario)
     assert events == placed
+
+
+def test_an_idle_hub_does_not_read_the_inbox_until_something_is_committed(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A desk open all day while nothing happens: after its first look, the hub asks SQLite whether
+    anything was committed instead of querying the inbox 50 times a second; a commit wakes it."""
+    reads: list[tuple[str, ...]] = []
+    poll = live._poll
+
+    def counted(services: Services, units: tuple[str, ...], *args: Any) -> Any:
+        reads.append(units)
+        return poll(services, units, *args)
+
+    monkeypatch.setattr(live, "_poll", counted)
+
+    async def scenario() -> tuple[int, str, str]:
+        hub = live.Hub(services)
+        stream = live._stream(hub, SUNWU_STATION, datetime.now(UTC))
+        assert (await anext(stream)).startswith(":")
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.5)  # 25 polls of nothing
+        idle_reads = len(reads)
+        message_id = await asyncio.to_thread(placed_alert, services, "2025-05-17T10:00:00+08:00")
+        event = await asyncio.wait_for(first, 10)
+        await stream.aclose()
+        return idle_reads, message_id, message_of(event)
+
+    idle_reads, message_id, sent = run(scenario)
+    assert idle_reads <= 3, f"{idle_reads} reads of an idle inbox in 0.5 s"  # the stream's catch-up and the hub's first look
+    assert sent == message_id
