@@ -202,17 +202,23 @@ def services(tmp_path: Path) -> Services:
     return Services.build(settings)
 
 
-def test_one_read_of_the_inbox_serves_every_open_stream(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Thirty desks open: after each stream's own catch-up, the hub reads once per poll for all of
-    them, not once per stream; and each desk gets what was delivered to its unit."""
-    reads: list[tuple[str, ...]] = []
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The units of each read of the inbox the live stream makes, in order."""
+    units_read: list[tuple[str, ...]] = []
     poll = live._poll
 
     def counted(services: Services, units: tuple[str, ...], *args: Any) -> Any:
-        reads.append(units)
+        units_read.append(units)
         return poll(services, units, *args)
 
     monkeypatch.setattr(live, "_poll", counted)
+    return units_read
+
+
+def test_one_read_of_the_inbox_serves_every_open_stream(services: Services, reads: list[tuple[str, ...]]) -> None:
+    """Thirty desks open: after each stream's own catch-up, the hub reads once per poll for all of
+    them, not once per stream; and each desk gets what was delivered to its unit."""
     stations = [code for code, unit in services.directory.units.items() if unit.unit_type == UnitType.police_station]
     assert SUNWU_STATION in stations and len(stations) >= 2
 
@@ -268,17 +274,9 @@ def test_a_desk_that_fell_behind_catches_up_from_the_store_and_misses_nothing(se
     assert events == placed
 
 
-def test_an_idle_hub_does_not_read_the_inbox_until_something_is_committed(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_idle_hub_does_not_read_the_inbox_until_something_is_committed(services: Services, reads: list[tuple[str, ...]]) -> None:
     """A desk open all day while nothing happens: after its first look, the hub asks SQLite whether
     anything was committed instead of querying the inbox 50 times a second; a commit wakes it."""
-    reads: list[tuple[str, ...]] = []
-    poll = live._poll
-
-    def counted(services: Services, units: tuple[str, ...], *args: Any) -> Any:
-        reads.append(units)
-        return poll(services, units, *args)
-
-    monkeypatch.setattr(live, "_poll", counted)
 
     async def scenario() -> tuple[int, str, str]:
         hub = live.Hub(services)
