@@ -443,13 +443,18 @@ class Store:
     def commits_elsewhere(self) -> int | None:
         """A number that changes whenever a connection commits (SQLite's `PRAGMA data_version`, read
         on a connection of this thread's own that never writes): a poller that finds it unchanged
-        since its last read knows there is nothing new, without a query. None on other databases."""
+        since its last read knows there is nothing new, without a query. None on other databases, and
+        when SQLite cannot tell."""
         if self.write_lock is None:
             return None
-        watch: sqlite3.Connection | None = getattr(self._watch, "connection", None)
-        if watch is None:
-            watch = self._watch.connection = sqlite3.connect(self.engine.url.database or "", isolation_level=None)
-        return int(watch.execute("PRAGMA data_version").fetchone()[0])
+        try:
+            watch: sqlite3.Connection | None = getattr(self._watch, "connection", None)
+            if watch is None:
+                watch = self._watch.connection = sqlite3.connect(self.engine.url.database or "", isolation_level=None)
+            return int(watch.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:  # cannot tell: the caller reads, and its read says what is wrong
+            self._watch.connection = None
+            return None
 
 
 def _engine(url: str) -> Engine:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from structlog.testing import capture_logs
 from adapters.base import registry
 from contracts.common import UnitType
 from gateway import live
+from gateway import store as store_module
 from gateway.directory import load_directory
 from gateway.services import Services
 from gateway.settings import Settings
@@ -292,4 +294,26 @@ def test_an_idle_hub_does_not_read_the_inbox_until_something_is_committed(servic
 
     idle_reads, message_id, sent = run(scenario)
     assert idle_reads <= 3, f"{idle_reads} reads of an idle inbox in 0.5 s"  # the stream's catch-up and the hub's first look
+    assert sent == message_id
+
+
+def test_the_hub_reads_the_inbox_when_sqlite_cannot_say_whether_anything_was_committed(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Unreadable:
+        def execute(self, _sql: str) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", lambda *_args, **_kwargs: Unreadable())
+    assert services.store.commits_elsewhere() is None
+
+    async def scenario() -> tuple[str, str]:
+        stream = live._stream(live.Hub(services), SUNWU_STATION, datetime.now(UTC))
+        assert (await anext(stream)).startswith(":")
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.1)  # the stream has caught up: the alert can only come through the hub
+        message_id = await asyncio.to_thread(placed_alert, services, "2025-05-18T10:00:00+08:00")
+        event = await asyncio.wait_for(first, 10)
+        await stream.aclose()
+        return message_id, message_of(event)
+
+    message_id, sent = run(scenario)
     assert sent == message_id
