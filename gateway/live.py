@@ -168,13 +168,17 @@ class Hub:
             if commits is not None and commits == read_at:
                 await asyncio.sleep(poll_seconds)  # nothing committed since: an idle hub costs no query
                 continue
+            began = datetime.now(UTC)
             read = await self.read(tuple(self.streams), since, sent.ids())
             fresh = read or []
-            read_at = commits if read is not None and len(fresh) < BATCH else None
+            complete = read is not None and len(fresh) < BATCH
+            read_at = commits if complete else None
             for found in fresh:
                 since = max(since, sent.add(found[0]))
                 for subscription in self.streams.get(found[0].recipient_code, ()):
                     subscription.hand(found)
+            if complete:  # all delivered before the read is found; LOOK_BACK covers what committed late
+                since = max(since, began)
             sent.forget_before(since - LOOK_BACK)
             if len(fresh) < BATCH:
                 await asyncio.sleep(poll_seconds)

@@ -10,7 +10,8 @@ import queue
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store import Delivery, utcnow
 from tests.conftest import DEMO_DIRECTORY, RunningGateway, run
-from tests.flows import JUSTICE_BUREAU, SUNWU_STATION, sample, submit, xsd_valid
+from tests.flows import COURT, JUSTICE_BUREAU, SUNWU_STATION, sample, submit, xsd_valid
 
 pytestmark = pytest.mark.broker
 
@@ -133,41 +134,6 @@ def test_a_forged_last_event_id_is_refused(gateway: RunningGateway) -> None:
     assert response.json()["error"]["code"] == "last_event_id_invalid"
 
 
-def test_a_failed_read_of_the_inbox_is_tried_again_and_the_stream_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One read of the inbox fails (a disk error, say): the stream logs it and reads again at the
-    next poll, and the station still gets its alert on the same connection."""
-    settings = Settings(data_dir=tmp_path)
-    load_directory(Services.build(settings).store, DEMO_DIRECTORY)
-    services = Services.build(settings)
-    since = datetime.now(UTC)
-    alert = services.acceptance.accept(services.directory.units[JUSTICE_BUREAU], "canonical", sample("canonical", "supervision.alert.json"), [])
-    with services.store.write() as session:  # placed in the station's inbox, as the worker does
-        session.execute(
-            update(Delivery)
-            .where(Delivery.message_id == alert.message_id, Delivery.recipient_code == SUNWU_STATION)
-            .values(delivered_at=utcnow(), rendered=b"<alert/>", media_type="application/xml")
-        )
-    failures = [OperationalError("SELECT deliveries", {}, Exception("disk I/O error"))]
-    poll = live._poll
-
-    def failing_once(*args: Any) -> Any:
-        if failures:
-            raise failures.pop()
-        return poll(*args)
-
-    monkeypatch.setattr(live, "_poll", failing_once)
-
-    async def first_alert() -> str:
-        stream = live._stream(live.Hub(services), SUNWU_STATION, since)
-        assert (await anext(stream)).startswith(":")  # connected
-        return await anext(stream)
-
-    with capture_logs() as logs:
-        event = run(lambda: asyncio.wait_for(first_alert(), 10))
-    assert not failures and [e["event"] for e in logs if e["log_level"] == "error"] == ["live.poll_failed"]
-    assert json.loads(event.split("data: ", 1)[1])["message_id"] == alert.message_id
-
-
 def test_two_desks_of_one_station_both_see_the_alert(gateway: RunningGateway) -> None:
     desks = [Subscriber(gateway, SUNWU_STATION), Subscriber(gateway, SUNWU_STATION)]
     try:
@@ -204,21 +170,58 @@ def services(tmp_path: Path) -> Services:
     return Services.build(settings)
 
 
+Read = tuple[tuple[str, ...], datetime]  # the units a read of the inbox was for, and since when
+
+
 @pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
-    """The units of each read of the inbox the live stream makes, in order."""
-    units_read: list[tuple[str, ...]] = []
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[Read]:
+    """Each read of the inbox the live stream makes, in order."""
+    made: list[Read] = []
     poll = live._poll
 
-    def counted(services: Services, units: tuple[str, ...], *args: Any) -> Any:
-        units_read.append(units)
-        return poll(services, units, *args)
+    def counted(services: Services, units: tuple[str, ...], since: datetime, *args: Any) -> Any:
+        made.append((units, since))
+        return poll(services, units, since, *args)
 
     monkeypatch.setattr(live, "_poll", counted)
-    return units_read
+    return made
 
 
-def test_one_read_of_the_inbox_serves_every_open_stream(services: Services, reads: list[tuple[str, ...]]) -> None:
+async def an_alert_after(services: Services, quiet_seconds: float, meanwhile: Callable[[], int] = lambda: 0) -> tuple[int, str, str]:
+    """A station's stream opened, `quiet_seconds` with nothing new, `meanwhile` run (on a thread),
+    then an alert placed in its inbox: what `meanwhile` said, the alert's message id, and what the
+    stream sent."""
+    stream = live._stream(live.Hub(services), SUNWU_STATION, datetime.now(UTC))
+    try:
+        assert (await anext(stream)).startswith(":")  # connected
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(quiet_seconds)
+        said = await asyncio.to_thread(meanwhile)
+        message_id = await asyncio.to_thread(placed_alert, services, datetime.now(UTC).isoformat())
+        return said, message_id, message_of(await asyncio.wait_for(first, 10))
+    finally:
+        await stream.aclose()
+
+
+def test_a_failed_read_of_the_inbox_is_tried_again_and_the_stream_goes_on(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One read of the inbox fails (a disk error, say): the stream logs it and reads again at the
+    next poll, and the station still gets its alert on the same connection."""
+    failures = [OperationalError("SELECT deliveries", {}, Exception("disk I/O error"))]
+    poll = live._poll
+
+    def failing_once(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return poll(*args)
+
+    monkeypatch.setattr(live, "_poll", failing_once)
+    with capture_logs() as logs:
+        _, message_id, sent = run(lambda: an_alert_after(services, 0))
+    assert not failures and [e["event"] for e in logs if e["log_level"] == "error"] == ["live.poll_failed"]
+    assert sent == message_id
+
+
+def test_one_read_of_the_inbox_serves_every_open_stream(services: Services, reads: list[Read]) -> None:
     """Thirty desks open: after each stream's own catch-up, the hub reads once per poll for all of
     them, not once per stream; and each desk gets what was delivered to its unit."""
     stations = [code for code, unit in services.directory.units.items() if unit.unit_type == UnitType.police_station]
@@ -231,7 +234,7 @@ def test_one_read_of_the_inbox_serves_every_open_stream(services: Services, read
             assert (await anext(stream)).startswith(":")  # connected
         pending = {n: asyncio.ensure_future(anext(stream)) for n, (_, stream) in enumerate(desks)}
         await asyncio.sleep(0.3)
-        polls = len([units for units in reads if len(units) > 1])
+        polls = len([units for units, _ in reads if len(units) > 1])
         reads_meanwhile = len(reads) - 30
         message_id = await asyncio.to_thread(placed_alert, services, "2025-05-15T10:00:00+08:00")
         done, _ = await asyncio.wait(pending.values(), timeout=10)
@@ -276,23 +279,10 @@ def test_a_desk_that_fell_behind_catches_up_from_the_store_and_misses_nothing(se
     assert events == placed
 
 
-def test_an_idle_hub_does_not_read_the_inbox_until_something_is_committed(services: Services, reads: list[tuple[str, ...]]) -> None:
+def test_an_idle_hub_does_not_read_the_inbox_until_something_is_committed(services: Services, reads: list[Read]) -> None:
     """A desk open all day while nothing happens: after its first look, the hub asks SQLite whether
     anything was committed instead of querying the inbox 50 times a second; a commit wakes it."""
-
-    async def scenario() -> tuple[int, str, str]:
-        hub = live.Hub(services)
-        stream = live._stream(hub, SUNWU_STATION, datetime.now(UTC))
-        assert (await anext(stream)).startswith(":")
-        first = asyncio.ensure_future(anext(stream))
-        await asyncio.sleep(0.5)  # 25 polls of nothing
-        idle_reads = len(reads)
-        message_id = await asyncio.to_thread(placed_alert, services, "2025-05-17T10:00:00+08:00")
-        event = await asyncio.wait_for(first, 10)
-        await stream.aclose()
-        return idle_reads, message_id, message_of(event)
-
-    idle_reads, message_id, sent = run(scenario)
+    idle_reads, message_id, sent = run(lambda: an_alert_after(services, 0.5, lambda: len(reads)))  # 25 polls of nothing
     assert idle_reads <= 3, f"{idle_reads} reads of an idle inbox in 0.5 s"  # the stream's catch-up and the hub's first look
     assert sent == message_id
 
@@ -304,16 +294,22 @@ def test_the_hub_reads_the_inbox_when_sqlite_cannot_say_whether_anything_was_com
 
     monkeypatch.setattr(store_module.sqlite3, "connect", lambda *_args, **_kwargs: Unreadable())
     assert services.store.commits_elsewhere() is None
-
-    async def scenario() -> tuple[str, str]:
-        stream = live._stream(live.Hub(services), SUNWU_STATION, datetime.now(UTC))
-        assert (await anext(stream)).startswith(":")
-        first = asyncio.ensure_future(anext(stream))
-        await asyncio.sleep(0.1)  # the stream has caught up: the alert can only come through the hub
-        message_id = await asyncio.to_thread(placed_alert, services, "2025-05-18T10:00:00+08:00")
-        event = await asyncio.wait_for(first, 10)
-        await stream.aclose()
-        return message_id, message_of(event)
-
-    message_id, sent = run(scenario)
+    _, message_id, sent = run(lambda: an_alert_after(services, 0.1))  # caught up: the alert can only come through the hub
     assert sent == message_id
+
+
+def test_the_hubs_reads_look_back_from_its_last_read_not_from_when_it_started(services: Services, reads: list[Read]) -> None:
+    """A desk open all day: each read of the inbox covers what came since the last one (and
+    LOOK_BACK), not the whole day's deliveries to the station, however few of them were alerts."""
+
+    def commits_with_no_alert() -> int:
+        for n in range(2):
+            time.sleep(0.3)
+            services.acceptance.accept(services.directory.units[COURT], "court", sample("court", "handover.judgment_effective.xml") + f"<!-- {n} -->".encode(), [])
+            time.sleep(0.1)  # the hub has read
+        return 0
+
+    run(lambda: an_alert_after(services, 0, commits_with_no_alert))
+    hub_reads = [since for units, since in reads[1:]]  # after the stream's own catch-up
+    assert len(hub_reads) >= 3
+    assert hub_reads[-1] - hub_reads[0] >= timedelta(seconds=0.3), f"every read looked back to {hub_reads[0]}"
