@@ -61,8 +61,13 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def _delivered(delivery: Delivery) -> datetime:
+    """When the delivery landed in the inbox (the store keeps naive UTC)."""
+    return delivery.delivered_at.replace(tzinfo=UTC) if delivery.delivered_at else datetime.now(UTC)
+
+
 def _event(delivery: Delivery, kind: str, sender_name: str) -> str:
-    delivered = delivery.delivered_at.replace(tzinfo=UTC) if delivery.delivered_at else datetime.now(UTC)
+    delivered = _delivered(delivery)
     data = {
         "delivery_id": delivery.delivery_id,
         "message_id": delivery.message_id,
@@ -192,8 +197,7 @@ class _Sent:
         self.at: dict[str, datetime] = {}
 
     def add(self, delivery: Delivery) -> datetime:
-        delivered = (delivery.delivered_at or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC)
-        self.at[delivery.delivery_id] = delivered
+        delivered = self.at[delivery.delivery_id] = _delivered(delivery)
         return delivered
 
     def __contains__(self, delivery_id: str) -> bool:
