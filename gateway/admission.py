@@ -77,14 +77,14 @@ class Admission:
         self._changed = threading.Condition()
         self._threads: list[threading.Thread] = []
 
-    async def run(self, alert: bool, work: Callable[[], T], *, may_refuse: bool = False) -> T:
+    async def run(self, alert: bool, work: Callable[[], T]) -> T:
         """`work` on one of the preparing threads, in the submission's turn."""
-        return await asyncio.wrap_future(self.submit(alert, work, may_refuse=may_refuse))
+        return await asyncio.wrap_future(self.submit(alert, work))
 
     async def accept(self, alert: bool, acceptance: Acceptance, unit: UnitInfo, adapter: str, document: bytes, uploads: list[Upload]) -> Accepted:
         """Prepare the submission in its turn, then wait for its commit with no thread held, so
         that the few preparing threads go on with the next submissions meanwhile."""
-        pending = await self.run(alert, partial(acceptance.prepare, unit, adapter, document, uploads), may_refuse=True)
+        pending = await asyncio.wrap_future(self.submit(alert, partial(acceptance.prepare, unit, adapter, document, uploads), may_refuse=True))
         try:
             await asyncio.wrap_future(pending.written)
         except Exception:  # a duplicate committed meanwhile is read from the store; anything else is raised
