@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     accept_waiting_documents: int = Field(200, ge=1)
     relay_max_in_flight: int = 1000
     relay_poll_seconds: float = 0.02
-    live_poll_seconds: float = 0.02  # how often the live alert stream looks for new alerts (one indexed read per subscriber)
+    live_poll_seconds: float = 0.02  # how often the live alert streams look for new alerts (one read per API process, none while nothing was committed)
     watch_seconds: float = 60.0  # how often the watcher looks for newly overdue obligations
     consumer_prefetch: int = 100
     delivery_attempts: int = 5  # then the delivery is parked in the dead-letter queue
