@@ -182,7 +182,9 @@ class Hub:
                 since = max(since, sent.add(found[0]))
                 for subscription in self.streams.get(found[0].recipient_code, ()):
                     subscription.hand(found)
-            if complete:  # all delivered before the read is found; LOOK_BACK covers what committed late
+            # All delivered before the read is found. LOOK_BACK covers what committed late, and a
+            # worker's clock up to that much behind this host's (one host on SQLite; mind it elsewhere).
+            if complete:
                 since = max(since, began)
             sent.forget_before(since - LOOK_BACK)
             if len(fresh) < BATCH:
