@@ -51,6 +51,7 @@ class OutboxRelay:
         self.cursor = 0  # highest document's outbox id handed to the broker on this connection
         self.alert_cursor = 0  # every alert up to this outbox id is handed to the broker
         self.read_up_to = -1  # the last read left nothing behind up to this outbox id
+        self.commits_read: int | None = None  # `Store.commits_elsewhere` just before that read
         self.tag = 0
         self.next_rescan = 0.0
         self.failures = 0  # connection attempts since the last channel opened: the backoff grows with it
@@ -142,10 +143,14 @@ class OutboxRelay:
     def _pending(self, limit: int) -> list[OutboxEntry]:
         """The alerts committed since the last read, then new documents past the cursor, and now
         and then older entries still unconfirmed (after a nack); none whose mark is being written
-        (after a reconnect, the cursors start again from the beginning). While nothing was
-        committed since a read that left nothing behind, one look at the highest id is all: the
-        relay polls every 20 ms, idle or not."""
+        (after a reconnect, the cursors start again from the beginning). The relay polls every 20
+        ms, idle or not: while nothing was committed since a read that left nothing behind, a poll
+        asks SQLite only that (`Store.commits_elsewhere`), and elsewhere looks at the highest id."""
         rescan = time.monotonic() >= self.next_rescan
+        commits = self.store.commits_elsewhere()  # before the read: a commit after it is seen next time
+        if not rescan and self.read_up_to >= 0 and commits is not None and commits == self.commits_read:
+            return []
+        self.commits_read = commits
         alerts_read = self.alert_cursor  # before this read moves it: the rescan looks behind it
         with self.store.read() as session:
             # On SQLite a later commit takes a higher id. PostgreSQL's sequences do not promise
