@@ -139,11 +139,27 @@ class Hub:
 
     def open(self, unit_code: str) -> _Subscription:
         if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._poll_forever())
+            self._start()
         subscription = _Subscription()
         self.streams.setdefault(unit_code, set()).add(subscription)
         self.subscribed.set()
         return subscription
+
+    def _start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._poll_forever())
+        self.task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """Should the hub ever fail (its reads' failures are caught; this would be a bug), every
+        open stream reads what it missed from the store itself and a new hub takes over: no
+        desk's stream goes quiet while it still looks connected."""
+        if task.cancelled():
+            return
+        log.error("live.hub_failed", exc_info=task.exception())
+        for subscription in {s for streams in self.streams.values() for s in streams}:
+            subscription.overflowed = True
+            subscription.arrived.set()
+        self._start()
 
     def close(self, unit_code: str, subscription: _Subscription) -> None:
         streams = self.streams.get(unit_code, set())

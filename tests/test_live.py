@@ -221,6 +221,37 @@ def test_a_failed_read_of_the_inbox_is_tried_again_and_the_stream_goes_on(servic
     assert sent == message_id
 
 
+def test_should_the_hub_fail_its_streams_catch_up_and_a_new_hub_takes_over(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub fails while handing an alert on (a bug, say): it is logged, the desk still gets that
+    alert from the store on the same connection, and the next alert comes through a new hub."""
+    failures = [RuntimeError("a bug in the hub")]
+    hand = live._Subscription.hand
+
+    def failing_once(subscription: live._Subscription, found: live.Found) -> None:
+        if failures:
+            raise failures.pop()
+        hand(subscription, found)
+
+    monkeypatch.setattr(live._Subscription, "hand", failing_once)
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        stream = live._stream(live.Hub(services), SUNWU_STATION, datetime.now(UTC))
+        try:
+            assert (await anext(stream)).startswith(":")  # connected
+            placed, sent = [], []
+            for n in range(2):
+                placed.append(await asyncio.to_thread(placed_alert, services, f"2025-05-17T10:00:0{n}+08:00"))
+                sent.append(message_of(await asyncio.wait_for(anext(stream), 10)))
+            return placed, sent
+        finally:
+            await stream.aclose()
+
+    with capture_logs() as logs:
+        placed, sent = run(scenario)
+    assert not failures and sent == placed
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["live.hub_failed"]
+
+
 def test_one_read_of_the_inbox_serves_every_open_stream(services: Services, reads: list[Read]) -> None:
     """Thirty desks open: after each stream's own catch-up, the hub reads once per poll for all of
     them, not once per stream; and each desk gets what was delivered to its unit."""
