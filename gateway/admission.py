@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -43,6 +44,7 @@ log = structlog.get_logger(__name__)
 SNIFFED_BYTES = 64 * 1024  # alerts are small; a larger document is not read on the event loop
 ALERTS_BEFORE_A_DOCUMENT = 4
 RETRY_AFTER_SECONDS = 1  # a waiting document's turn comes within about half a second at the API's pace
+BUSY_LOG_SECONDS = 1.0  # under a flood, one `admission.busy` line a second, with the count refused
 BUSY = {
     "model": ErrorBody,
     "description": "网关繁忙，本报文未被接收：请按 Retry-After 所示秒数后重新报送（同一报文重报不会重复）",
@@ -74,6 +76,8 @@ class Admission:
         self.documents_under_way = 0
         self.alerts_in_a_row = 0  # turns given to alerts since a document last had one
         self.waiting: dict[bool, deque[tuple[Callable[[], Any], Future[Any]]]] = {True: deque(), False: deque()}  # alerts, documents
+        self.refused_unlogged = 0  # refused as busy since the last `admission.busy` line
+        self.busy_logged_at = -BUSY_LOG_SECONDS
         self._changed = threading.Condition()
         self._threads: list[threading.Thread] = []
 
@@ -99,7 +103,7 @@ class Admission:
         with self._changed:
             waiting = len(self.waiting[False])
             if may_refuse and not alert and waiting >= self.most_waiting_documents:
-                log.warning("admission.busy", waiting=waiting)
+                self._log_refusal(waiting)
                 raise Refusal(
                     503,
                     "gateway_busy",
@@ -113,6 +117,14 @@ class Admission:
             self.waiting[alert].append((partial(contextvars.copy_context().run, work), future))
             self._changed.notify()
         return future
+
+    def _log_refusal(self, waiting: int) -> None:
+        """At most one line a second: under a flood, one per refusal was hundreds of lines a second."""
+        self.refused_unlogged += 1
+        now = time.monotonic()
+        if now - self.busy_logged_at >= BUSY_LOG_SECONDS:
+            log.warning("admission.busy", waiting=waiting, refused=self.refused_unlogged)
+            self.refused_unlogged, self.busy_logged_at = 0, now
 
     def _next(self) -> bool | None:
         """Whose turn the next free thread is: an alert's, a document's, or nobody's yet."""

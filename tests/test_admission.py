@@ -10,9 +10,10 @@ import time
 import anyio
 import pytest
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from contracts.common import UnitType
-from gateway.admission import RETRY_AFTER_SECONDS, SNIFFED_BYTES, Admission, says_live
+from gateway.admission import BUSY_LOG_SECONDS, RETRY_AFTER_SECONDS, SNIFFED_BYTES, Admission, says_live
 from gateway.directory import UnitInfo
 from gateway.errors import Refusal
 from gateway.settings import Settings
@@ -120,6 +121,21 @@ def test_a_document_beyond_the_documents_queue_is_refused_as_busy_and_an_alert_n
     assert [work.futures[name].result(5) for name in ("D2", "D3", "D5", "A3")] == ["D2", "D3", "D5", "A3"]
     work.submit("D6", may_refuse=True)  # room again once the queue has moved
     work.end("D6")
+
+
+def test_a_flood_of_busy_refusals_is_logged_once_a_second_with_its_count() -> None:
+    admission = Admission(threads=2, most_waiting_documents=0)  # every document finds the queue full
+
+    def refuse(count: int) -> list[dict[str, object]]:
+        with capture_logs() as logs:
+            for _ in range(count):
+                with pytest.raises(Refusal):
+                    admission.submit(False, lambda: None, may_refuse=True)
+        return [{k: e[k] for k in ("event", "refused")} for e in logs]
+
+    assert refuse(5) == [{"event": "admission.busy", "refused": 1}]  # the first at once, then quiet
+    admission.busy_logged_at -= BUSY_LOG_SECONDS  # a second later
+    assert refuse(1) == [{"event": "admission.busy", "refused": 5}]  # the four unlogged, and this one
 
 
 def test_a_refusal_reaches_its_submitter_and_the_thread_goes_on() -> None:
