@@ -21,7 +21,7 @@ from adapters.base import explain, registry
 from contracts.catalog import spec_of
 from gateway import cases_api, console, live, meetings_api, obligations_api
 from gateway.acceptance import Upload
-from gateway.admission import BUSY, Admission, says_live
+from gateway.admission import BUSY, Admission, Shedding, says_live
 from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
 from gateway.errors import Refusal
@@ -137,8 +137,7 @@ def create_app(services: Services) -> FastAPI:
 
     @app.exception_handler(Refusal)
     async def _refusal(_request: Request, exc: Refusal) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -154,6 +153,7 @@ def create_app(services: Services) -> FastAPI:
         return JSONResponse(Refusal(exc.status_code, code, message).body(), exc.status_code)
 
     app.add_middleware(SessionMiddleware, secret_key=settings.console_secret, session_cookie=console.COOKIE, max_age=console.SESSION_SECONDS, path="/console", same_site="lax")
+    app.add_middleware(Shedding, admission=admission, directory=services.directory)  # outermost: a refusal costs nothing more
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -1,6 +1,7 @@
 """An API with no room for one more document says so at once: 503, a stable code, a message the
 clerk can act on and Retry-After, with nothing of the document written; a resend is accepted once
-there is room. Alerts are never refused for load. The store is held by another writer here, so
+there is room. Alerts are never refused for load, and a large upload is refused before its body is
+sent. The store is held by another writer here, so
 that nothing the API prepares can be committed and the documents pile up as under overload."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import socket
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +20,7 @@ from sqlalchemy import func, select
 
 from gateway.broker_node import RabbitNode
 from gateway.store import AuditEntry, StoredMessage
-from tests.conftest import gateway_in_vhost
+from tests.conftest import RunningGateway, gateway_in_vhost
 from tests.flows import COURT, JUSTICE_BUREAU, sample, submit
 
 pytestmark = pytest.mark.broker
@@ -53,6 +55,9 @@ def test_a_document_beyond_the_apis_room_is_refused_as_busy_and_nothing_of_it_is
             assert error["code"] == "gateway_busy"
             assert f"已有{ROOM}份报文排队待处理" in error["message"] and "重新报送" in error["message"]
 
+            assert refused_before_its_body(gateway, gateway.keys[COURT]).startswith(b"HTTP/1.1 503 ")
+            assert refused_before_its_body(gateway, "not-a-key").startswith(b"HTTP/1.1 401 "), "an unknown key is told so, not that the gateway is busy"
+
             alert = pool.submit(submit, gateway, JUSTICE_BUREAU, "canonical", sample("canonical", "supervision.alert.json"))
             time.sleep(QUICK)
             assert not alert.done(), f"an alert was answered while the store was held: {alert.result().text}"
@@ -73,3 +78,14 @@ def test_a_document_beyond_the_apis_room_is_refused_as_busy_and_nothing_of_it_is
         again = submit(gateway, COURT, "court", document)
         assert again.status_code == 202, again.text
         assert again.json()["duplicate"] is False
+
+
+def refused_before_its_body(gateway: RunningGateway, api_key: str) -> bytes:
+    """The answer to a 100 MB court upload whose sender waits to be told to send the body
+    (`Expect: 100-continue`, as curl does for a large file): the body is never sent."""
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /v1/inbound/court HTTP/1.1\r\nHost: gateway\r\nX-Api-Key: " + api_key.encode() + b"\r\n"
+            b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n"
+        )
+        return connection.recv(65536)
