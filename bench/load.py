@@ -36,7 +36,8 @@ class Sent:
     status: int  # 0: no answer (connection error or timeout)
     message_id: str | None
     deliveries: int
-    answered_in: float
+    answered_in: float  # from the send, not from `at`
+    late: float = 0.0  # from `at` to the send: the load generator's own lag at a fixed rate
 
 
 @dataclass
@@ -69,9 +70,9 @@ async def _submit(client: aiohttp.ClientSession, stream: Stream, number: int, at
             else:
                 await response.read()
     except (aiohttp.ClientError, TimeoutError):
-        stream.sent.append(Sent(at, 0, None, 0, time.time() - began))
+        stream.sent.append(Sent(at, 0, None, 0, time.time() - began, began - at))
         return
-    stream.sent.append(Sent(at, status, message_id, deliveries, time.time() - began))
+    stream.sent.append(Sent(at, status, message_id, deliveries, time.time() - began, began - at))
 
 
 async def _closed_loop(base_url: str, stream: Stream, concurrency: int, seconds: float) -> None:
