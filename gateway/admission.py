@@ -175,9 +175,9 @@ class Shedding:
     """Refuses as busy, before reading or checking anything else of it, a submission from a known
     unit that cannot be an alert (its adapter carries none, or it is larger than an alert may be)
     while the documents' queue is full. A refusal through the whole app (middleware, dependencies,
-    the body, the exception handler) cost the API ~0.5 ms of its one GIL: under an alert flood on
-    top of 300 documents/s, refusing took the time the alerts and the documents let in needed
-    (documents accepted meanwhile fell from 106 to 22 a second). An unknown key goes on to its 401,
+    the body, the exception handler) cost the API ~0.5 ms of its one GIL, here ~0.3: under an alert
+    flood on top of 300 documents/s, hundreds of refusals a second took time the alerts and the
+    documents let in needed. An unknown key goes on to its 401,
     and a large upload is refused before its body is sent (uvicorn answers `Expect: 100-continue`
     only once the body is read)."""
 
