@@ -194,7 +194,7 @@ class Acceptance:
         source_sha = hashlib.sha256(document).hexdigest()
         key = self._key(unit, adapter_name, source_sha, attached)
         received_at = datetime.now(UTC)
-        with self.store.read() as session:
+        with self.store.read(snapshot=False) as session:  # what it reads never changes once stored
             existing = self._existing_in(session, key)
             if existing:
                 return Pending(existing, key, unit.code, len(attached), _written())

@@ -98,7 +98,7 @@ def _poll(
         .order_by(Delivery.delivered_at)
         .limit(BATCH)
     )
-    with services.store.read() as session:
+    with services.store.read(snapshot=False) as session:  # one statement
         return [(d, kind, name) for d, kind, name in session.execute(query).all()]
 
 

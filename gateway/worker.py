@@ -168,7 +168,7 @@ class Worker:
         wanted = [m for m in message_ids if isinstance(m, str)]
         if not wanted:
             return {}
-        with self.store.read() as session:
+        with self.store.read(snapshot=False) as session:  # one statement
             rows = session.execute(select(StoredMessage.message_id, StoredMessage.body).where(StoredMessage.message_id.in_(wanted)))
             return {message_id: json.loads(body) for message_id, body in rows}
 

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
@@ -219,3 +219,21 @@ def test_a_caller_that_stops_waiting_changes_nothing_for_its_item_or_the_others(
     assert store.hand_in("371800", writer.write).result(5) is None
     with store.read() as session:
         assert set(session.scalars(select(Division.code))) == {"370000", "371600", "371700", "371800"}
+
+
+@pytest.mark.parametrize("snapshot", [True, False])
+def test_a_read_without_snapshot_costs_no_begin_and_each_statement_sees_the_latest_commit(tmp_path: Path, snapshot: bool) -> None:
+    """A read session sees one state of the store; one without `snapshot` (a read of rows that never
+    change once stored) sends SQLite no BEGIN, and each of its statements sees what was committed
+    before it ran."""
+    store = Store(f"sqlite:///{tmp_path / 'xietong.db'}")
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2].split()[0].upper()))
+    count = select(func.count()).select_from(Division)
+    with store.read(snapshot=snapshot) as session:
+        before = session.scalar(count)
+        with store.write() as other:
+            other.add(Division(code="371621", name="惠民县"))
+        after = session.scalar(count)
+    assert (before, after) == ((0, 0) if snapshot else (0, 1))
+    assert statements[0] == ("BEGIN" if snapshot else "SELECT")
