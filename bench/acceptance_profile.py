@@ -14,6 +14,8 @@ import cProfile
 import pstats
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.directory import load_directory
@@ -25,16 +27,22 @@ COURT = "11371621004370011G"  # 惠民县人民法院
 SAMPLE = PACKAGE_DIR.parent / "adapters" / "court" / "samples" / "handover.judgment_effective.xml"
 
 
+@contextmanager
+def demo_services() -> Iterator[Services]:
+    """The gateway's services on a fresh store with the demo directory, in a temporary folder."""
+    configure_logging("json", "warning")
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder))
+        load_directory(Services.build(settings).store, PACKAGE_DIR / "demo" / "directory.yaml")
+        yield Services.build(settings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=500)
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
-    configure_logging("json", "warning")
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(data_dir=Path(folder))
-        load_directory(Services.build(settings).store, PACKAGE_DIR / "demo" / "directory.yaml")
-        services = Services.build(settings)
+    with demo_services() as services:
         unit, document = services.directory.units[COURT], SAMPLE.read_bytes()
         for n in range(50):  # warm-up: caches, compiled statements
             services.acceptance.accept(unit, "court", document + f"<!-- warm-up {n} -->".encode(), [])

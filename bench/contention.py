@@ -15,18 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
+from bench.acceptance_profile import demo_services
 from gateway.acceptance import Acceptance
-from gateway.directory import UnitInfo, load_directory
-from gateway.logs import configure_logging
-from gateway.services import Services
-from gateway.settings import PACKAGE_DIR, Settings
+from gateway.directory import UnitInfo
+from gateway.settings import PACKAGE_DIR
 
 COURT = "11371621004370011G"  # 惠民县人民法院
 JUSTICE_BUREAU = "113716210043700740"  # 惠民县司法局
@@ -85,11 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", type=int, default=200, help="of each kind, alone and beside the busy thread")
     args = parser.parse_args()
-    configure_logging("json", "warning")
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(data_dir=Path(folder))
-        load_directory(Services.build(settings).store, PACKAGE_DIR / "demo" / "directory.yaml")
-        services = Services.build(settings)
+    with demo_services() as services:
         units = services.directory.units
         count = args.submissions
         timed(services.acceptance, units[JUSTICE_BUREAU], "canonical", alert, range(30))  # warm-up
