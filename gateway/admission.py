@@ -177,9 +177,8 @@ class Shedding:
     while the documents' queue is full. A refusal through the whole app (middleware, dependencies,
     the body, the exception handler) cost the API ~0.5 ms of its one GIL, here ~0.3: under an alert
     flood on top of 300 documents/s, hundreds of refusals a second took time the alerts and the
-    documents let in needed. An unknown key goes on to its 401,
-    and a large upload is refused before its body is sent (uvicorn answers `Expect: 100-continue`
-    only once the body is read)."""
+    documents let in needed. An unknown key goes on to its 401, and a large upload is refused
+    before its body is sent (uvicorn answers `Expect: 100-continue` only once the body is read)."""
 
     def __init__(self, app: ASGIApp, admission: Admission, directory: Directory) -> None:
         self.app, self.admission, self.directory = app, admission, directory
