@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.base import registry
+from adapters.base import Adapter, registry
 from contracts.catalog import kinds
 from gateway.acceptance import Acceptance, Accepted, Upload
 from gateway.directory import Directory, UnitInfo
@@ -162,10 +162,16 @@ class Admission:
                     self._changed.notify()  # a document held back by the documents' share may go now
 
 
+def may_be_alert(unit: UnitInfo, adapter: Adapter, size: int) -> bool:
+    """Whether a submission of `size` bytes from `unit` through `adapter` can be an alert at all,
+    known before a byte of it is read: its unit's own adapter, one that carries alerts, and small."""
+    return unit.adapter == adapter.name and bool(adapter.kinds_in & live_kinds()) and size <= SNIFFED_BYTES
+
+
 def says_live(unit: UnitInfo, adapter: str, document: bytes) -> bool:
     """Whether a submission says it is an alert its unit may send, read without checking it."""
     found = registry().get(adapter)
-    if found is None or unit.adapter != adapter or not found.kinds_in & live_kinds() or len(document) > SNIFFED_BYTES:
+    if found is None or not may_be_alert(unit, found, len(document)):
         return False  # a court's judgment is not even looked at
     kind = found.kind_of(document)
     return kind in live_kinds() and unit.agency in kinds()[kind].senders
@@ -184,7 +190,7 @@ class Shedding:
         self.app, self.admission, self.directory = app, admission, directory
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(INBOUND) and not self._may_be_live(scope):
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(INBOUND) and self._cannot_be_alert(scope):
             try:
                 self.admission.refuse_if_busy()
             except Refusal as busy:
@@ -192,14 +198,14 @@ class Shedding:
                 return
         await self.app(scope, receive, send)
 
-    def _may_be_live(self, scope: Scope) -> bool:
-        """True unless a known unit sends it through an adapter that carries no alert, or it is larger than an alert."""
+    def _cannot_be_alert(self, scope: Scope) -> bool:
+        """A known unit's submission that `may_be_alert` rules out; an unknown key or adapter goes
+        on to its 401 or 404."""
         headers = dict(scope["headers"])
         api_key = headers.get(b"x-api-key")
-        if api_key is None or self.directory.known(api_key.decode("latin-1")) is None:
-            return True  # its 401 comes first
+        unit = self.directory.known(api_key.decode("latin-1")) if api_key else None
         found = registry().get(scope["path"].removeprefix(INBOUND))
-        if found is None:
-            return True  # its 404 comes first
+        if unit is None or found is None:
+            return False
         length = headers.get(b"content-length", b"")
-        return bool(found.kinds_in & live_kinds()) and not (length.isdigit() and int(length) > SNIFFED_BYTES)
+        return not may_be_alert(unit, found, int(length) if length.isdigit() else 0)
