@@ -38,6 +38,7 @@ LOOK_BACK = timedelta(seconds=5)
 HEARTBEAT_SECONDS = 15.0
 BATCH = 200
 MOST_WAITING = 1000  # alerts found for one stream and not yet sent
+RESTART_SECONDS = 1.0  # after the hub failed; its streams catch up from the store meanwhile
 
 
 @cache
@@ -151,15 +152,17 @@ class Hub:
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         """Should the hub ever fail (its reads' failures are caught; this would be a bug), every
-        open stream reads what it missed from the store itself and a new hub takes over: no
-        desk's stream goes quiet while it still looks connected."""
+        open stream reads what it missed from the store itself and a new hub takes over a second
+        later: no desk's stream goes quiet while it still looks connected. A failure that comes
+        back at every read (an alert the hub cannot hand on) then costs a log line and a catch-up
+        a second, not a new hub and a read as fast as the loop turns."""
         if task.cancelled():
             return
         log.error("live.hub_failed", exc_info=task.exception())
         for subscription in {s for streams in self.streams.values() for s in streams}:
             subscription.overflowed = True
             subscription.arrived.set()
-        self._start()
+        asyncio.get_running_loop().call_later(RESTART_SECONDS, self._start)
 
     def close(self, unit_code: str, subscription: _Subscription) -> None:
         streams = self.streams.get(unit_code, set())

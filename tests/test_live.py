@@ -252,6 +252,34 @@ def test_should_the_hub_fail_its_streams_catch_up_and_a_new_hub_takes_over(servi
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["live.hub_failed"]
 
 
+def test_a_hub_that_fails_at_every_alert_is_restarted_once_a_second_and_the_desk_still_gets_it(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub cannot hand an alert on, every time it finds it: the desk gets it all the same
+    (its stream catches up from the store), and the hub is started again once a second, not as
+    fast as the loop turns, each time reading the alert and failing again."""
+
+    def failing(_subscription: live._Subscription, _found: live.Found) -> None:
+        raise RuntimeError("a bug in the hub")
+
+    monkeypatch.setattr(live._Subscription, "hand", failing)
+
+    async def scenario() -> tuple[str, str]:
+        stream = live._stream(live.Hub(services), SUNWU_STATION, datetime.now(UTC))
+        try:
+            assert (await anext(stream)).startswith(":")  # connected
+            placed = await asyncio.to_thread(placed_alert, services, "2025-05-18T10:00:00+08:00")
+            sent = message_of(await asyncio.wait_for(anext(stream), 10))
+            await asyncio.sleep(1.5)
+            return placed, sent
+        finally:
+            await stream.aclose()
+
+    with capture_logs() as logs:
+        placed, sent = run(scenario)
+    assert sent == placed
+    failures = [e for e in logs if e["event"] == "live.hub_failed"]
+    assert 1 <= len(failures) <= 3, f"{len(failures)} failures of the hub logged in about 1.5 s"
+
+
 def test_one_read_of_the_inbox_serves_every_open_stream(services: Services, reads: list[Read]) -> None:
     """Thirty desks open: after each stream's own catch-up, the hub reads once per poll for all of
     them, not once per stream; and each desk gets what was delivered to its unit."""
