@@ -37,7 +37,7 @@ class Sent:
     message_id: str | None
     deliveries: int
     answered_in: float  # from the send, not from `at`
-    late: float = 0.0  # from `at` to the send: the load generator's own lag at a fixed rate
+    late: float  # from `at` to the send: the load generator's own lag at a fixed rate
 
 
 @dataclass
