@@ -86,12 +86,17 @@ class Worker:
         Alerts have a lane of their own here as in the broker: with one connection, an alert that
         arrived while a batch of a hundred documents was rendered and written waited for all of it
         (p50 40-70 ms under load). A lane that fails stops the others, so that the worker ends and
-        its supervisor starts it again."""
+        its supervisor starts it again.
+
+        The wait for the lanes is timed: a SIGTERM the kernel hands to one of the lanes' threads
+        runs its handler in this thread only when this thread next runs Python, and an untimed
+        wait would never return (the lanes end only once stopped)."""
         lanes = self.lanes()
         with ThreadPoolExecutor(len(lanes), thread_name_prefix="worker-lane") as pool:
             running = [pool.submit(self._lane, keys) for keys in lanes]
             try:
-                wait(running, return_when=FIRST_EXCEPTION)
+                while not wait(running, timeout=STOP_CHECK_SECONDS, return_when=FIRST_EXCEPTION).done:
+                    continue
             finally:
                 self.stopping.set()
         for lane in running:

@@ -1,19 +1,37 @@
 """The worker stops when told (SIGTERM), also while no broker answers: its lanes then keep
-reconnecting, and a stop must end that too, not wait for a broker that may never come back."""
+reconnecting, and a stop must end that too, not wait for a broker that may never come back.
+
+The kernel hands a SIGTERM sent to the process to any of its threads that does not block it,
+so the worker must stop however the signal arrives: at its main thread or at a lane's."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from gateway.broker_node import free_port
 
 
-def test_a_worker_that_cannot_reach_the_broker_stops_on_sigterm(tmp_path: Path) -> None:
+def _to_the_process(pid: int) -> None:
+    os.kill(pid, signal.SIGTERM)
+
+
+def _to_a_lane_thread(pid: int) -> None:
+    lanes = sorted(int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid)
+    assert lanes, "the worker has no thread besides its main one"
+    assert ctypes.CDLL(None, use_errno=True).tgkill(pid, lanes[-1], signal.SIGTERM) == 0
+
+
+@pytest.mark.parametrize("deliver", [_to_the_process, _to_a_lane_thread], ids=["to the process", "to a lane's thread"])
+def test_a_worker_that_cannot_reach_the_broker_stops_on_sigterm(tmp_path: Path, deliver: Callable[[int], None]) -> None:
     env = {**os.environ, "XIETONG_DATA_DIR": str(tmp_path), "XIETONG_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F", "XIETONG_LOG_FORMAT": "json"}
     worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -21,7 +39,7 @@ def test_a_worker_that_cannot_reach_the_broker_stops_on_sigterm(tmp_path: Path) 
         for line in worker.stderr:  # it has tried, and waits to try again
             if "worker.disconnected" in line:
                 break
-        worker.send_signal(signal.SIGTERM)
+        deliver(worker.pid)
         began = time.monotonic()
         worker.wait(15)
     finally:
