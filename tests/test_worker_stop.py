@@ -32,16 +32,21 @@ def _to_a_lane_thread(pid: int) -> None:
 
 @pytest.mark.parametrize("deliver", [_to_the_process, _to_a_lane_thread], ids=["to the process", "to a lane's thread"])
 def test_a_worker_that_cannot_reach_the_broker_stops_on_sigterm(tmp_path: Path, deliver: Callable[[int], None]) -> None:
-    env = {**os.environ, "XIETONG_DATA_DIR": str(tmp_path), "XIETONG_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F", "XIETONG_LOG_FORMAT": "json"}
+    broker = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
+    # PYTHONFAULTHANDLER: should it hang, a SIGABRT makes it print where each of its threads is
+    env = {**os.environ, "XIETONG_DATA_DIR": str(tmp_path), "XIETONG_BROKER_URL": broker, "XIETONG_LOG_FORMAT": "json", "PYTHONFAULTHANDLER": "1"}
     worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert worker.stderr is not None
     try:
-        assert worker.stderr is not None
         for line in worker.stderr:  # it has tried, and waits to try again
             if "worker.disconnected" in line:
                 break
         deliver(worker.pid)
         began = time.monotonic()
         worker.wait(15)
+    except subprocess.TimeoutExpired:
+        worker.send_signal(signal.SIGABRT)
+        pytest.fail(f"the worker did not stop within 15 s; where its threads were:\n{worker.communicate(timeout=15)[1][-6000:]}")
     finally:
         if worker.poll() is None:
             worker.kill()
