@@ -86,7 +86,7 @@ def cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
     from gateway.services import Services
 
     app = create_app(Services.build(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, log_config=None)  # its records go through ours
     return 0
 
 
