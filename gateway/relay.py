@@ -153,8 +153,9 @@ class OutboxRelay:
         self.commits_read = commits
         alerts_read = self.alert_cursor  # before this read moves it: the rescan looks behind it
         with self.store.read() as session:
-            # On SQLite a later commit takes a higher id. PostgreSQL's sequences do not promise
-            # that: there an entry committed late below `top` waits for the rescan.
+            # A later commit takes a higher id: writers take turns (SQLite's write lock, or
+            # PostgreSQL's advisory lock, see store.py). Should one ever not, an entry committed
+            # late below `top` waits for the rescan.
             top = session.scalar(select(func.max(OutboxEntry.id))) or 0
             if top == self.read_up_to and not rescan:
                 return []

@@ -2,7 +2,8 @@
 
 Write transactions on SQLite start with BEGIN IMMEDIATE, so that concurrent processes queue
 for the write lock instead of failing half-way (and so the audit chain has one head). Before that
-BEGIN, writers of one database file queue on a lock file beside it (see `WriteLock`).
+BEGIN, writers of one database file queue on a lock file beside it (see `WriteLock`). On
+PostgreSQL they queue on one advisory lock (`_postgresql_engine`).
 """
 
 from __future__ import annotations
@@ -464,6 +465,8 @@ class Store:
 
 
 def _engine(url: str) -> Engine:
+    if url.startswith("postgresql"):
+        return _postgresql_engine(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
@@ -485,5 +488,29 @@ def _engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         elif options.get("xietong_snapshot", True):
             connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+WRITERS_LOCK = 0x78696574  # PostgreSQL's advisory lock that every write transaction holds ("xiet")
+
+
+def _postgresql_engine(url: str) -> Engine:
+    """One writer at a time, as on SQLite: a write transaction first takes one transaction-level
+    advisory lock. Writes are many and short, and what they share is a single head: each audit
+    entry's id and hash follow the last one, so two writers at once read the same head and one
+    of them fails on the duplicate id (a 500 for a sender). It also keeps ids in commit order,
+    which the relay's and the live hub's cursors count on. Under READ COMMITTED every statement
+    after the lock sees the last writer's commit; a read session with a snapshot is REPEATABLE
+    READ, as SQLite's read transactions are. Times are UTC, as the SQLite file keeps them."""
+    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        options = connection.get_execution_options()
+        if options.get("xietong_write", False):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})")
+        elif options.get("xietong_snapshot", True):
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
     return engine

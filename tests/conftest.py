@@ -4,8 +4,10 @@ on a temporary data folder, talked to over real HTTP."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,6 +39,51 @@ def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
     node.stop()
 
 
+POSTGRES_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+
+
+class PostgresNode:
+    """A private PostgreSQL cluster in a folder of its own under /tmp, on a free port, trusting
+    local connections: the design's store "at scale", for the tests that run the gateway on it.
+    initdb refuses to run as root, so under root the cluster runs as Debian's `postgres` user."""
+
+    def __init__(self) -> None:
+        if not POSTGRES_BINARIES:
+            raise RuntimeError("PostgreSQL is not installed: scripts/setup installs Debian's postgresql package")
+        self.bin = POSTGRES_BINARIES[-1].parent
+        self.root = Path(tempfile.mkdtemp(prefix="xietong-pg-"))  # not under pytest's folder, which only root may enter
+        self.port = free_port()
+
+    def _run(self, *command: str) -> None:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*as_postgres, *command], check=True, capture_output=True, text=True)
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        data = self.root / "data"
+        self._run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "xietong", "-E", "UTF8", "--no-instructions")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def database(self, name: str) -> str:
+        """A new, empty database: its URL."""
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "xietong", name)
+        return f"postgresql+psycopg://xietong@127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresNode]:
+    node = PostgresNode()
+    node.start()
+    yield node
+    node.stop()
+
+
 @dataclass
 class RunningGateway:
     """A gateway started as `xietong run` against the session's broker."""
@@ -48,6 +95,7 @@ class RunningGateway:
     process: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     roles: str | None = None  # `xietong run --roles`; None: all of them
+    database_url: str | None = None  # None: the SQLite file in the data folder
 
     @property
     def base_url(self) -> str:
@@ -64,6 +112,7 @@ class RunningGateway:
             # The watcher role runs a pass at start, then a day later: tests escalate with
             # `xietong watcher --once`, so no escalation lands in the middle of a counted change.
             "XIETONG_WATCH_SECONDS": "86400",
+            **({"XIETONG_DATABASE_URL": self.database_url} if self.database_url else {}),
             **self.extra_env,
         }
 
@@ -83,17 +132,17 @@ class RunningGateway:
         return httpx.Client(base_url=self.base_url, headers={"X-Api-Key": self.keys[unit_code]}, timeout=30)
 
     def store(self) -> Store:
-        return Store(f"sqlite:///{self.data_dir / 'xietong.db'}")
+        return Store(self.database_url or f"sqlite:///{self.data_dir / 'xietong.db'}")
 
 
-def prepare_gateway(data_dir: Path, broker_url: str) -> RunningGateway:
+def prepare_gateway(data_dir: Path, broker_url: str, database_url: str | None = None) -> RunningGateway:
     """A data folder with the demo directory loaded and a key for every unit."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(f"sqlite:///{data_dir / 'xietong.db'}")
+    store = Store(database_url or f"sqlite:///{data_dir / 'xietong.db'}")
     entries = load_directory(store, DEMO_DIRECTORY)
     keys = {unit.code: issue_key(store, unit.code) for unit in entries.units}
     store.engine.dispose()
-    return RunningGateway(data_dir, broker_url, free_port(), keys)
+    return RunningGateway(data_dir, broker_url, free_port(), keys, database_url=database_url)
 
 
 @pytest.fixture(scope="session")
@@ -106,12 +155,17 @@ def gateway(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @contextmanager
 def gateway_in_vhost(
-    rabbit: RabbitNode, data_dir: Path, vhost: str, extra_env: dict[str, str] | None = None, roles: str | None = None
+    rabbit: RabbitNode,
+    data_dir: Path,
+    vhost: str,
+    extra_env: dict[str, str] | None = None,
+    roles: str | None = None,
+    database_url: str | None = None,
 ) -> Iterator[RunningGateway]:
     """A gateway of its own in a vhost of its own on the session's node: gateways sharing a vhost
     share queue names, and each would consume the other's deliveries."""
     with own_vhost(rabbit, vhost) as broker_url:
-        running = prepare_gateway(data_dir, broker_url)
+        running = prepare_gateway(data_dir, broker_url, database_url)
         running.extra_env = dict(extra_env or {})
         running.roles = roles
         running.start()

@@ -1,0 +1,87 @@
+"""The design's store "at scale": the same gateway on PostgreSQL, by settings alone.
+
+The foundation flow's tests run here again against a gateway whose store is a private
+PostgreSQL cluster; the tests below them press what SQLite never let happen: writers in several
+processes and threads at once, whose audit entries must still form one chain."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.broker_node import RabbitNode
+from gateway.store import AuditEntry, Delivery
+from tests.conftest import PostgresNode, RunningGateway, gateway_in_vhost
+from tests.flows import COURT, JUSTICE_BUREAU, sample, submit, wait_delivered
+from tests.test_handover_flow import (  # noqa: F401  (collected here, on this module's gateway)
+    test_a_gb18030_document_keeps_its_chinese_text_exactly_in_every_format,
+    test_a_unit_reads_only_its_own_inbox_and_messages,
+    test_bad_documents_are_refused_precisely_and_leave_only_an_audit_entry,
+    test_court_handover_reaches_every_party_in_its_own_format,
+    test_duplicate_submission_is_idempotent,
+    test_enrollment_reaches_office_station_and_grid_with_the_grid_seeing_only_its_projection,
+    test_receipt_returns_to_the_court_in_court_xml,
+)
+from tests.test_live import (  # noqa: F401
+    test_a_reconnecting_station_resumes_after_its_last_event,
+    test_a_station_sees_an_alert_for_its_jurisdiction_in_its_own_xml,
+)
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture(scope="module")
+def gateway(rabbit: RabbitNode, postgres: PostgresNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    with gateway_in_vhost(rabbit, tmp_path_factory.mktemp("pg-gateway"), "xietong-postgres", database_url=postgres.database("gateway")) as running:
+        yield running
+
+
+DOCUMENTS, ALERTS, SENDERS = 120, 40, 8
+
+
+def _document(n: int) -> tuple[str, bytes]:
+    return COURT, sample("court", "handover.judgment_effective.xml") + f"<!-- pg {n} -->".encode()
+
+
+def _alert(n: int) -> tuple[str, bytes]:
+    body = json.loads(sample("canonical", "supervision.alert.json"))
+    body["payload"]["detected_at"] = f"2025-06-01T08:{n // 60:02d}:{n % 60:02d}+08:00"
+    return JUSTICE_BUREAU, json.dumps(body, ensure_ascii=False).encode()
+
+
+def test_writers_in_every_process_at_once_leave_one_audit_chain_and_every_delivery_once(gateway: RunningGateway) -> None:
+    """Documents and alerts from eight senders at once: the API's two committers, the relay's
+    marks and the worker's placements all write meanwhile. On SQLite they queue for one file;
+    here each transaction must still find the chain's true head."""
+    submissions = [_document(n) for n in range(DOCUMENTS)] + [_alert(n) for n in range(ALERTS)]
+
+    def send(submission: tuple[str, bytes]) -> tuple[str, str]:
+        unit, body = submission
+        response = submit(gateway, unit, "court" if unit == COURT else "canonical", body)
+        assert response.status_code == 202, response.text
+        return unit, str(response.json()["message_id"])
+
+    with ThreadPoolExecutor(SENDERS) as senders:
+        sent = list(senders.map(send, submissions[::2] + submissions[1::2]))
+    message_ids = [message_id for _unit, message_id in sent]
+    assert len(set(message_ids)) == DOCUMENTS + ALERTS
+
+    for unit, message_id in sent:  # each sender follows its own messages
+        with gateway.client(unit) as sender:
+            assert wait_delivered(sender, message_id, timeout=60)["status"] == "delivered"
+    store = gateway.store()
+    with store.read() as session:
+        ours = select(Delivery.delivery_id).where(Delivery.message_id.in_(message_ids))
+        deliveries = session.scalar(select(func.count()).select_from(ours.subquery()))
+        delivered = session.scalar(select(func.count()).where(AuditEntry.event == "delivery.delivered", AuditEntry.subject.in_(ours)))
+    store.engine.dispose()
+    assert deliveries and delivered == deliveries
+
+    verify = subprocess.run([sys.executable, "-m", "gateway.cli", "audit", "verify"], env=gateway.env, capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0 and "审计日志完整" in verify.stdout, verify.stdout + verify.stderr
