@@ -3,7 +3,7 @@
 The machines are shared and noisy, so absolute figures drift from run to run; the ratios to the
 baselines measured minutes apart in the same run are what to compare. One run starts a private
 RabbitMQ node and a gateway with production settings (JSON logs at info, the durable SQLite
-store) on fresh folders, measures, prints every figure next to its target, writes them as JSON
+store, or with --store postgresql a private PostgreSQL cluster) on fresh folders, measures, prints every figure next to its target, writes them as JSON
 to bench/results/, and stops everything it started, also on Ctrl-C or an error.
 """
 
@@ -18,7 +18,6 @@ import re
 import resource
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
 from bench import broker_baseline, load
 from gateway.broker_node import RabbitNode, ensure_rabbitmq_installed, free_port
@@ -39,7 +39,8 @@ from gateway.demo import wait_healthy
 from gateway.directory import issue_key, load_directory
 from gateway.logs import configure_logging
 from gateway.settings import PACKAGE_DIR
-from gateway.store import Store
+from gateway.store import Delivery, Store
+from tests.postgres_node import PostgresNode
 
 ROOT = PACKAGE_DIR.parent
 RESULTS = ROOT / "bench" / "results"
@@ -113,42 +114,48 @@ def ms(seconds: float | None) -> float | None:
 class Meter:
     """CPU used by each gateway role, the broker and this load generator over one phase: who was busy."""
 
-    def __init__(self, supervisor: int, broker: RabbitNode) -> None:
-        self.supervisor, self.broker = supervisor, broker
+    def __init__(self, supervisor: int, broker: RabbitNode, postgres: PostgresNode | None) -> None:
+        self.supervisor, self.broker, self.postgres = supervisor, broker, postgres
 
-    def _pids(self) -> dict[str, int]:
-        pids = load.gateway_roles(self.supervisor)
-        pids.pop("supervisor", None)
-        pids.update({f"rabbitmq{i or ''}": pid for i, pid in enumerate(self.broker._beam_pids())})
+    def _pids(self) -> dict[str, list[int]]:
+        pids = {role: [pid] for role, pid in load.gateway_roles(self.supervisor).items() if role != "supervisor"}
+        pids["rabbitmq"] = self.broker._beam_pids()
+        if self.postgres:
+            pids["postgresql"] = self.postgres.pids()  # its backends are the gateway's pooled connections
         return pids
 
     @contextmanager
     def phase(self, into: dict[str, Any]) -> Iterator[None]:
         pids = self._pids()
-        before = {role: load.cpu_seconds(pid) for role, pid in pids.items()}
+        before = {pid: load.cpu_seconds(pid) for role in pids.values() for pid in role}
         mine = resource.getrusage(resource.RUSAGE_SELF)
         began = time.monotonic()
         yield
         wall = time.monotonic() - began
         after = resource.getrusage(resource.RUSAGE_SELF)
-        cores = {role: (load.cpu_seconds(pid) - before[role]) / wall for role, pid in pids.items() if Path(f"/proc/{pid}").exists()}
+        alive = {role: [pid for pid in role_pids if Path(f"/proc/{pid}").exists()] for role, role_pids in pids.items()}
+        cores = {role: sum(load.cpu_seconds(pid) - before[pid] for pid in role_pids) / wall for role, role_pids in alive.items() if role_pids}
         cores["load_generator"] = (after.ru_utime + after.ru_stime - mine.ru_utime - mine.ru_stime) / wall
         into["cpu_cores_used"] = {role: round(used, 2) for role, used in cores.items()}
 
 
-def epoch(stored: str) -> float:
-    """The store's naive UTC time as epoch seconds."""
-    return datetime.fromisoformat(stored).replace(tzinfo=UTC).timestamp()
+def epoch(stored: datetime) -> float:
+    """A time from the store as epoch seconds (SQLite gives its UTC times back naive)."""
+    return (stored if stored.tzinfo else stored.replace(tzinfo=UTC)).timestamp()
 
 
 class Inboxes:
-    """Reads the gateway's store directly (read-only): which deliveries sit in their inbox, and since when."""
+    """Reads the gateway's store directly: which deliveries sit in their inbox, and since when."""
 
-    def __init__(self, db: Path) -> None:
-        self.connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+    def __init__(self, url: str) -> None:
+        self.store = Store(url)
+
+    def _rows(self, query: Any) -> list[Any]:
+        with self.store.read(snapshot=False) as session:
+            return list(session.execute(query))
 
     def pending(self) -> int:
-        return self.connection.execute("SELECT count(*) FROM deliveries WHERE delivered_at IS NULL").fetchone()[0]
+        return int(self._rows(select(func.count()).where(Delivery.delivered_at.is_(None)))[0][0])
 
     def wait_drained(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -161,17 +168,17 @@ class Inboxes:
     def delivered(self) -> dict[str, list[float]]:
         """Message id to the epoch seconds each of its deliveries landed in its inbox."""
         landed: dict[str, list[float]] = {}
-        for message_id, at in self.connection.execute("SELECT message_id, delivered_at FROM deliveries WHERE delivered_at IS NOT NULL"):
+        for message_id, at in self._rows(select(Delivery.message_id, Delivery.delivered_at).where(Delivery.delivered_at.is_not(None))):
             landed.setdefault(message_id, []).append(epoch(at))
         return landed
 
     def delivered_to(self, recipient: str) -> dict[str, float]:
         """Message id to the epoch seconds its delivery to `recipient` landed in that inbox."""
-        rows = self.connection.execute("SELECT message_id, delivered_at FROM deliveries WHERE recipient_code = ? AND delivered_at IS NOT NULL", (recipient,))
-        return {message_id: epoch(at) for message_id, at in rows}
+        query = select(Delivery.message_id, Delivery.delivered_at).where(Delivery.recipient_code == recipient, Delivery.delivered_at.is_not(None))
+        return {message_id: epoch(at) for message_id, at in self._rows(query)}
 
     def close(self) -> None:
-        self.connection.close()
+        self.store.engine.dispose()
 
 
 def summarise(stream: load.Stream, landed: dict[str, list[float]], began: float, drained: bool) -> dict[str, Any]:
@@ -205,9 +212,13 @@ def summarise(stream: load.Stream, landed: dict[str, list[float]], began: float,
 
 
 class Bench:
-    def __init__(self, mode_name: str, concurrency: int, profile: bool, timers: bool, keep: bool, stack: ExitStack, alert_documents: int) -> None:
+    def __init__(
+        self, mode_name: str, concurrency: int, profile: bool, timers: bool, keep: bool, stack: ExitStack, alert_documents: int, store: str
+    ) -> None:
         self.mode_name, self.mode, self.concurrency, self.profile, self.timers = mode_name, MODES[mode_name], concurrency, profile, timers
         self.alert_documents = alert_documents  # documents/s under the alerts
+        self.store = store  # sqlite (the embedded default) or postgresql (a private cluster)
+        self.postgres: PostgresNode | None = None
         self.stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.work = Path(tempfile.mkdtemp(prefix="xietong-bench-"))
         if keep:
@@ -215,7 +226,7 @@ class Bench:
         else:
             stack.callback(shutil.rmtree, self.work, ignore_errors=True)
         self.stack = stack
-        self.results: dict[str, Any] = {"mode": mode_name, "started": self.stamp, "concurrency": concurrency, "machine": machine()}
+        self.results: dict[str, Any] = {"mode": mode_name, "store": store, "started": self.stamp, "concurrency": concurrency, "machine": machine()}
         self.documents = court_documents("B")
 
     def step(self, text: str) -> None:
@@ -290,7 +301,14 @@ class Bench:
         self.step("starting the gateway (xietong run: api, relay, worker keeping the watch) with production settings")
         data = self.work / "gateway"
         data.mkdir()
-        store = Store(f"sqlite:///{data / 'xietong.db'}")
+        url = f"sqlite:///{data / 'xietong.db'}"
+        if self.store == "postgresql":
+            self.step("starting a private PostgreSQL cluster for the store")
+            self.postgres = PostgresNode()
+            self.stack.callback(self.postgres.stop)
+            self.postgres.start()
+            url = self.postgres.database("bench")
+        store = Store(url)
         load_directory(store, DEMO_DIRECTORY)
         self.keys = {code: issue_key(store, code) for code in (COURT, PROCURATORATE, JUSTICE_BUREAU, SUNWU_STATION)}
         store.engine.dispose()
@@ -302,6 +320,7 @@ class Bench:
             "XIETONG_PORT": str(port),
             "XIETONG_LOG_FORMAT": "json",
             "XIETONG_LOG_LEVEL": "info",
+            **({"XIETONG_DATABASE_URL": url} if self.postgres else {}),
         }
         if self.timers:
             env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench" / "timers"), *filter(None, [os.environ.get("PYTHONPATH")])])
@@ -310,11 +329,11 @@ class Bench:
         self.gateway = self.process([sys.executable, "-m", "gateway.cli", "run"], "gateway.log", env)
         self.base = f"http://127.0.0.1:{port}"
         wait_healthy(self.base, timeout=60)
-        self.inboxes = Inboxes(data / "xietong.db")
+        self.inboxes = Inboxes(url)
         self.stack.callback(self.inboxes.close)
         self.rss = load.RssSampler(self.gateway.pid)
         self.stack.callback(self.rss.close)
-        self.meter = Meter(self.gateway.pid, self.node)
+        self.meter = Meter(self.gateway.pid, self.node, self.postgres)
         self.under_load: list[tuple[dict[str, int], int]] = []
         warm = self.court_stream("W")
         load.closed_loop(self.base, warm, 4, 2)
@@ -557,7 +576,7 @@ def report(r: dict[str, Any]) -> str:
     rows = [
         ("baseline broker: confirmed publish + consume, msgs/s", fmt(broker["end_to_end_per_s"]), "", f"publish alone {fmt(broker['publish_per_s'])}/s, {broker['bytes_each']} B each"),
         ("baseline HTTP: court parse + validate, requests/s", fmt(http["requests_per_s"]), "", f"p50 {fmt(http['p50_ms'])} ms, p99 {fmt(http['p99_ms'])} ms"),
-        ("end to end: documents/s into every inbox", fmt(e2e["documents_per_s"]), "≥ 1,000", verdict(docs_per_s, 1000, True)),
+        (f"end to end: documents/s into every inbox ({r.get('store', 'sqlite')} store)", fmt(e2e["documents_per_s"]), "≥ 1,000", verdict(docs_per_s, 1000, True)),
         ("end to end: deliveries/s", fmt(e2e["deliveries_per_s"]), "≥ 3,000", verdict(e2e["deliveries_per_s"] if e2e["all_in_inbox"] else None, 3000, True)),
         ("end to end: accepted (HTTP 202)/s while submitting", fmt(e2e["accepted_per_s"]), "", f"answer p50 {fmt(e2e['http_answer_p50_ms'])} ms, p99 {fmt(e2e['http_answer_p99_ms'])} ms{refusals(e2e)}"),
         ("end to end: submission → inbox p50 / p99, ms", f"{fmt(e2e['inbox_latency_p50_ms'])} / {fmt(e2e['inbox_latency_p99_ms'])}", "", f"all in inbox: {e2e['all_in_inbox']}"),
@@ -611,6 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway's roles during the end-to-end run (slows it)")
     parser.add_argument("--timers", action="store_true", help="time acceptance and the group commit in the API, publishing in the relay, placing in the worker, and the write lock in each (bench/timers)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, store, broker data)")
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite", help="the gateway's store: the embedded SQLite file, or a private PostgreSQL cluster (the design's store at scale)")
     parser.add_argument("--alert-documents", type=int, default=300, metavar="N", help="court documents/s under the alert phase's 200 alerts/s (default 300; 0 for the alerts alone)")
     args = parser.parse_args(argv)
     configure_logging("console", "warning")
@@ -618,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with ExitStack() as stack:
-        bench = Bench("quick" if args.quick else "default", args.concurrency, args.profile, args.timers, args.keep, stack, args.alert_documents)
+        bench = Bench("quick" if args.quick else "default", args.concurrency, args.profile, args.timers, args.keep, stack, args.alert_documents, args.store)
         results = bench.run()
         results["duration_s"] = round(time.monotonic() - started, 1)
         out = RESULTS / f"{bench.stamp}.json"

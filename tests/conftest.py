@@ -4,10 +4,8 @@ on a temporary data folder, talked to over real HTTP."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from gateway.demo import wait_healthy
 from gateway.directory import issue_key, load_directory
 from gateway.settings import PACKAGE_DIR
 from gateway.store import Store
+from tests.postgres_node import PostgresNode
 
 T = TypeVar("T")
 
@@ -37,43 +36,6 @@ def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
     node.start()
     yield node
     node.stop()
-
-
-POSTGRES_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-
-
-class PostgresNode:
-    """A private PostgreSQL cluster in a folder of its own under /tmp, on a free port, trusting
-    local connections: the design's store "at scale", for the tests that run the gateway on it.
-    initdb refuses to run as root, so under root the cluster runs as Debian's `postgres` user."""
-
-    def __init__(self) -> None:
-        if not POSTGRES_BINARIES:
-            raise RuntimeError("PostgreSQL is not installed: scripts/setup installs Debian's postgresql package")
-        self.bin = POSTGRES_BINARIES[-1].parent
-        self.root = Path(tempfile.mkdtemp(prefix="xietong-pg-"))  # not under pytest's folder, which only root may enter
-        self.port = free_port()
-
-    def _run(self, *command: str) -> None:
-        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*as_postgres, *command], check=True, capture_output=True, text=True)
-
-    def start(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        data = self.root / "data"
-        self._run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "xietong", "-E", "UTF8", "--no-instructions")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start")
-
-    def stop(self) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def database(self, name: str) -> str:
-        """A new, empty database: its URL."""
-        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "xietong", name)
-        return f"postgresql+psycopg://xietong@127.0.0.1:{self.port}/{name}"
 
 
 @pytest.fixture(scope="session")
