@@ -129,7 +129,7 @@ class Hub:
     itself only to catch up: when it opens (from its Last-Event-ID) and should it fall behind.
     With a query per stream every 20 ms, thirty police desks made 1,500 reads a second of an idle
     gateway, and every alert was looked for thirty times. While nothing was committed since its
-    last read, a poll asks SQLite only that (`Store.commits_elsewhere`), not the inbox."""
+    last read, a poll asks the database only that (`Store.commits_elsewhere`), not the inbox."""
 
     def __init__(self, services: Services) -> None:
         self.services = services

@@ -145,7 +145,8 @@ class OutboxRelay:
         and then older entries still unconfirmed (after a nack); none whose mark is being written
         (after a reconnect, the cursors start again from the beginning). The relay polls every 20
         ms, idle or not: while nothing was committed since a read that left nothing behind, a poll
-        asks SQLite only that (`Store.commits_elsewhere`), and elsewhere looks at the highest id."""
+        asks the database only that (`Store.commits_elsewhere`), and when it cannot tell looks at the
+        highest id."""
         rescan = time.monotonic() >= self.next_rescan
         commits = self.store.commits_elsewhere()  # before the read: a commit after it is seen next time
         if not rescan and self.read_up_to >= 0 and commits is not None and commits == self.commits_read:

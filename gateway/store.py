@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import (
@@ -356,6 +356,11 @@ class Store:
         self._handed_in = threading.Condition()
         self._committers: dict[bool, threading.Thread] = {}
         self._watch = threading.local()  # each thread's connection for `commits_elsewhere`
+        self._watching: Callable[[], _CommitWatch] | None = None
+        if self.write_lock is not None:
+            self._watching = lambda: _SqliteWatch(str(database))
+        elif self.engine.dialect.name == "postgresql":
+            self._watching = lambda: _PostgresWatch(self.engine)
 
     @contextmanager
     def write(self, urgent: bool = False) -> Iterator[Session]:
@@ -448,20 +453,50 @@ class Store:
             yield session
 
     def commits_elsewhere(self) -> int | None:
-        """A number that changes whenever a connection commits (SQLite's `PRAGMA data_version`, read
-        on a connection of this thread's own that never writes): a poller that finds it unchanged
-        since its last read knows there is nothing new, without a query. None on other databases, and
-        when SQLite cannot tell."""
-        if self.write_lock is None:
+        """A number that changes whenever a connection commits, read without a query on a
+        connection of this thread's own that never writes: a poller that finds it unchanged since
+        its last read knows there is nothing new. On SQLite `PRAGMA data_version`; on PostgreSQL
+        the notifications each write transaction sends at its commit, counted. None on other
+        databases, and when the database cannot tell."""
+        if self._watching is None:
             return None
         try:
-            watch: sqlite3.Connection | None = getattr(self._watch, "connection", None)
+            watch: _CommitWatch | None = getattr(self._watch, "connection", None)
             if watch is None:
-                watch = self._watch.connection = sqlite3.connect(self.engine.url.database or "", isolation_level=None)
-            return int(watch.execute("PRAGMA data_version").fetchone()[0])
-        except sqlite3.Error:  # cannot tell: the caller reads, and its read says what is wrong
+                watch = self._watch.connection = self._watching()
+            return watch.commits()
+        except self.engine.dialect.loaded_dbapi.Error:  # cannot tell: the caller reads, and its read says what is wrong
             self._watch.connection = None
             return None
+
+
+class _CommitWatch(Protocol):
+    def commits(self) -> int: ...
+
+
+class _SqliteWatch:
+    def __init__(self, database: str) -> None:
+        self.connection = sqlite3.connect(database, isolation_level=None)
+
+    def commits(self) -> int:
+        return int(self.connection.execute("PRAGMA data_version").fetchone()[0])
+
+
+class _PostgresWatch:
+    """Listens on COMMITS_CHANNEL. PostgreSQL hands a notification on once its transaction is
+    visible, sometimes a moment after the commit returned: a poll that misses it sees it at the next."""
+
+    def __init__(self, engine: Engine) -> None:
+        pooled = engine.raw_connection()
+        self.connection = pooled.driver_connection
+        pooled.detach()  # this thread's for good: out of the pool, closed with the process
+        self.connection.autocommit = True
+        self.connection.execute(f"LISTEN {COMMITS_CHANNEL}")
+        self.count = 0
+
+    def commits(self) -> int:
+        self.count += sum(1 for _ in self.connection.notifies(timeout=0))
+        return self.count
 
 
 def _engine(url: str) -> Engine:
@@ -493,6 +528,7 @@ def _engine(url: str) -> Engine:
 
 
 WRITERS_LOCK = 0x78696574  # PostgreSQL's advisory lock that every write transaction holds ("xiet")
+COMMITS_CHANNEL = "xietong_commits"  # notified by every write transaction on PostgreSQL, at its commit
 
 
 def _postgresql_engine(url: str) -> Engine:
@@ -502,14 +538,15 @@ def _postgresql_engine(url: str) -> Engine:
     of them fails on the duplicate id (a 500 for a sender). It also keeps ids in commit order,
     which the relay's and the live hub's cursors count on. Under READ COMMITTED every statement
     after the lock sees the last writer's commit; a read session with a snapshot is REPEATABLE
-    READ, as SQLite's read transactions are. Times are UTC, as the SQLite file keeps them."""
+    READ, as SQLite's read transactions are. Times are UTC, as the SQLite file keeps them. A write
+    also notifies COMMITS_CHANNEL, sent at its commit, for `Store.commits_elsewhere`."""
     engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
         if options.get("xietong_write", False):
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})")
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK}), pg_notify('{COMMITS_CHANNEL}', '')")
         elif options.get("xietong_snapshot", True):
             connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
