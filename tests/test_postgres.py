@@ -1,8 +1,9 @@
 """The design's store "at scale": the same gateway on PostgreSQL, by settings alone.
 
-The foundation flow's tests run here again against a gateway whose store is a private
-PostgreSQL cluster; the tests below them press what SQLite never let happen: writers in several
-processes and threads at once, whose audit entries must still form one chain."""
+The foundation flow's, the live stream's and the kill test's tests run here again against a
+gateway whose store is a private PostgreSQL cluster; the test below them presses what SQLite
+never let happen: writers in several processes and threads at once, whose audit entries must
+still form one chain."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from tests.test_live import (  # noqa: F401
     test_a_reconnecting_station_resumes_after_its_last_event,
     test_a_station_sees_an_alert_for_its_jurisdiction_in_its_own_xml,
 )
+from tests.test_process_kill import test_kill_each_process_in_turn_during_load  # noqa: F401
 
 pytestmark = pytest.mark.broker
 
@@ -39,6 +41,13 @@ pytestmark = pytest.mark.broker
 @pytest.fixture(scope="module")
 def gateway(rabbit: RabbitNode, postgres: PostgresNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     with gateway_in_vhost(rabbit, tmp_path_factory.mktemp("pg-gateway"), "xietong-postgres", database_url=postgres.database("gateway")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def own_gateway(rabbit: RabbitNode, postgres: PostgresNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """The kill test's gateway: one of its own, since it kills its processes."""
+    with gateway_in_vhost(rabbit, tmp_path_factory.mktemp("pg-kill"), "xietong-postgres-kill", database_url=postgres.database("kill")) as running:
         yield running
 
 
