@@ -529,6 +529,7 @@ def _engine(url: str) -> Engine:
 
 WRITERS_LOCK = 0x78696574  # PostgreSQL's advisory lock that every write transaction holds ("xiet")
 COMMITS_CHANNEL = "xietong_commits"  # notified by every write transaction on PostgreSQL, at its commit
+WRITER_IDLE_MS = 10_000  # a write transaction idle this long on PostgreSQL is ended, and its lock freed
 
 
 def _postgresql_engine(url: str) -> Engine:
@@ -539,14 +540,22 @@ def _postgresql_engine(url: str) -> Engine:
     which the relay's and the live hub's cursors count on. Under READ COMMITTED every statement
     after the lock sees the last writer's commit; a read session with a snapshot is REPEATABLE
     READ, as SQLite's read transactions are. Times are UTC, as the SQLite file keeps them. A write
-    also notifies COMMITS_CHANNEL, sent at its commit, for `Store.commits_elsewhere`."""
+    also notifies COMMITS_CHANNEL, sent at its commit, for `Store.commits_elsewhere`.
+
+    A writer whose host dies holding the lock leaves a connection that the server, with the
+    system's keepalives, finds dead only after hours: every writer would wait that long. A write
+    transaction left idle for WRITER_IDLE_MS is ended by the server instead (a killed process
+    closes its socket, and its lock is freed at once)."""
     engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
         if options.get("xietong_write", False):
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK}), pg_notify('{COMMITS_CHANNEL}', '')")
+            connection.exec_driver_sql(
+                f"SELECT set_config('idle_in_transaction_session_timeout', '{WRITER_IDLE_MS}', true),"
+                f" pg_advisory_xact_lock({WRITERS_LOCK}), pg_notify('{COMMITS_CHANNEL}', '')"
+            )
         elif options.get("xietong_snapshot", True):
             connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 

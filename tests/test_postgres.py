@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
+from gateway import store as store_module
 from gateway.broker_node import RabbitNode
-from gateway.store import AuditEntry, Delivery
+from gateway.store import Audit, AuditEntry, Delivery, Store
 from tests.conftest import PostgresNode, RunningGateway, gateway_in_vhost
 from tests.flows import COURT, JUSTICE_BUREAU, sample, submit, wait_delivered
 from tests.test_handover_flow import (  # noqa: F401  (collected here, on this module's gateway)
@@ -94,3 +98,35 @@ def test_writers_in_every_process_at_once_leave_one_audit_chain_and_every_delive
 
     verify = subprocess.run([sys.executable, "-m", "gateway.cli", "audit", "verify"], env=gateway.env, capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0 and "审计日志完整" in verify.stdout, verify.stdout + verify.stderr
+
+
+def test_a_writer_that_stalls_holding_the_lock_is_ended_and_the_others_write(postgres: PostgresNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that stops mid-transaction (its host gone, say) holds the writers' lock: the server
+    ends it once idle for WRITER_IDLE_MS, rather than when keepalives find it dead hours later,
+    and the next writer goes on."""
+    monkeypatch.setattr(store_module, "WRITER_IDLE_MS", 500)
+    store = Store(postgres.database("stalled"))
+    stalled: list[BaseException] = []
+
+    def stall() -> None:
+        try:
+            with store.write() as session:
+                Audit(session).append("test", "stalled.began")
+                time.sleep(3)
+        except Exception as exc:  # the server ended the transaction
+            stalled.append(exc)
+
+    holder = threading.Thread(target=stall)
+    holder.start()
+    time.sleep(0.2)
+    began = time.monotonic()
+    with store.write() as session:
+        Audit(session).append("test", "next.wrote")
+    waited = time.monotonic() - began
+    holder.join()
+    with store.read() as session:
+        events = list(session.scalars(select(AuditEntry.event).order_by(AuditEntry.id)))
+    store.engine.dispose()
+    assert waited < 2, f"the next writer waited {waited:.1f} s for a stalled one"
+    assert len(stalled) == 1 and isinstance(stalled[0], DBAPIError) and "idle-in-transaction" in str(stalled[0]), stalled
+    assert events == ["next.wrote"]  # nothing of the stalled transaction
