@@ -24,7 +24,7 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),  # one write per line, as logging.StreamHandler makes: print() made two, and a library record landed between them
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)

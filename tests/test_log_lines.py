@@ -59,3 +59,30 @@ def test_the_broker_clients_records_are_json_lines_too(tmp_path: Path) -> None:
     records = _records(lines)
     assert any(str(r.get("logger", "")).startswith("pika") and r.get("level") == "error" for r in records), records
     assert records[-1]["event"] == "worker.disconnected"
+
+
+WRITERS_AT_ONCE = """
+import logging, threading, structlog
+from gateway.logs import configure_logging
+configure_logging("json", "info")
+def ours():
+    for n in range(3000):
+        structlog.get_logger("worker").warning("worker.disconnected", n=n)
+def theirs():
+    for n in range(3000):
+        logging.getLogger("pika.adapters.blocking_connection").error("Connection workflow failed: %s", n)
+threads = [threading.Thread(target=f) for f in (ours, theirs)]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
+
+def test_our_events_and_the_libraries_records_from_two_threads_never_share_a_line() -> None:
+    """Two lanes of a worker log at once, one our event, the other pika's record: each line is
+    still one whole JSON object (print() wrote a line and its newline apart, and a library record
+    could land between them)."""
+    writers = subprocess.run([sys.executable, "-c", WRITERS_AT_ONCE], capture_output=True, text=True, timeout=60)
+    assert writers.returncode == 0, writers.stderr[-2000:]
+    records = _records(writers.stderr.splitlines())
+    assert len(records) == 6000
+    assert sum(r["event"] == "worker.disconnected" for r in records) == 3000
