@@ -348,10 +348,10 @@ class _Together:
 class Store:
     def __init__(self, url: str) -> None:
         self.engine = _engine(url)
-        Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         self.write_lock = WriteLock(f"{database}.writelock") if database and database != ":memory:" else None
+        self._create_tables()
         self._waiting: dict[bool, list[_Together]] = {False: [], True: []}  # by urgency
         self._handed_in = threading.Condition()
         self._committers: dict[bool, threading.Thread] = {}
@@ -361,6 +361,14 @@ class Store:
             self._watching = lambda: _SqliteWatch(str(database))
         elif self.engine.dialect.name == "postgresql":
             self._watching = lambda: _PostgresWatch(self.engine)
+
+    def _create_tables(self) -> None:
+        """The tables that are missing, created as a writer: the roles of a gateway start at once,
+        and on a new database each found a table missing and created it, and all but one failed
+        on "already exists" (a crash of the role at its first start)."""
+        with self._locked(False), self.engine.connect() as connection:
+            with connection.execution_options(xietong_write=True).begin():
+                Base.metadata.create_all(connection)
 
     @contextmanager
     def write(self, urgent: bool = False) -> Iterator[Session]:

@@ -1,0 +1,36 @@
+"""The roles of a gateway start at once: on a new database each finds the tables missing, and
+each must start, not all but one fail on "already exists"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+STARTERS = 6
+
+STARTER = """
+import os, sys, time
+from gateway.store import Store
+print("ready", flush=True)
+while not os.path.exists(sys.argv[2]):  # every one imported and waiting: then all at once
+    time.sleep(0.001)
+Store(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_roles_starting_at_once_on_a_new_database_all_start(tmp_path: Path, request: pytest.FixtureRequest, database: str) -> None:
+    if database == "postgresql":
+        url = request.getfixturevalue("postgres").database(f"schema_{tmp_path.name.lower()}")
+    else:
+        url = f"sqlite:///{tmp_path / 'xietong.db'}"
+    go = tmp_path / "go"
+    starters = [subprocess.Popen([sys.executable, "-c", STARTER, url, str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(STARTERS)]
+    for starter in starters:
+        assert starter.stdout is not None and starter.stdout.readline() == "ready\n"
+    go.touch()
+    failed = [error[-500:] for starter in starters if (error := starter.communicate(timeout=60)[1]) and starter.returncode]
+    assert not failed, f"{len(failed)} of {STARTERS} failed to start: {failed[0]}"
