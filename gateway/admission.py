@@ -49,7 +49,7 @@ RETRY_AFTER_SECONDS = 1  # a waiting document's turn comes within about half a s
 BUSY_LOG_SECONDS = 1.0  # under a flood, one `admission.busy` line a second, with the count refused
 BUSY = {
     "model": ErrorBody,
-    "description": "网关繁忙，本报文未被接收：请按 Retry-After 所示秒数后重新报送（同一报文重报不会重复）",
+    "description": "网关繁忙（gateway_busy）或数据存储暂不可用（store_unavailable），本报文未被接收：请按 Retry-After 所示秒数后重新报送（同一报文重报不会重复）",
     "headers": {"Retry-After": {"description": "几秒后可重新报送", "schema": {"type": "integer"}}},
 }
 T = TypeVar("T")

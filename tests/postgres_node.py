@@ -31,15 +31,21 @@ class PostgresNode:
         subprocess.run([*as_postgres, *command], check=True, capture_output=True, text=True)
 
     def start(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
+        """Create the cluster, the first time, and start its server."""
         data = self.root / "data"
-        self._run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "xietong", "-E", "UTF8", "--no-instructions")
+        if not data.exists():
+            if os.geteuid() == 0:
+                shutil.chown(self.root, "postgres", "postgres")
+            self._run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "xietong", "-E", "UTF8", "--no-instructions")
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
         self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start")
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server, keeping its data: `start` brings it back (a database restart)."""
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def pids(self) -> list[int]:

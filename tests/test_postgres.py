@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gateway import store as store_module
 from gateway.broker_node import RabbitNode
-from gateway.store import Audit, AuditEntry, Delivery, Store
+from gateway.store import Audit, AuditEntry, Delivery, Store, StoredMessage
 from tests.conftest import PostgresNode, RunningGateway, gateway_in_vhost
 from tests.flows import COURT, JUSTICE_BUREAU, sample, submit, wait_delivered
 from tests.test_handover_flow import (  # noqa: F401  (collected here, on this module's gateway)
@@ -130,3 +131,33 @@ def test_a_writer_that_stalls_holding_the_lock_is_ended_and_the_others_write(pos
     assert waited < 2, f"the next writer waited {waited:.1f} s for a stalled one"
     assert len(stalled) == 1 and isinstance(stalled[0], DBAPIError) and "idle-in-transaction" in str(stalled[0]), stalled
     assert events == ["next.wrote"]  # nothing of the stalled transaction
+
+
+def test_while_the_database_is_down_a_submission_is_told_to_come_again_and_then_accepted(
+    rabbit: RabbitNode, tmp_path: Path
+) -> None:
+    """The database restarts (an upgrade, a failover): meanwhile a court's submission is answered
+    503 `store_unavailable` with Retry-After, a clerk's message and nothing written; sent again
+    once the database is back, it is accepted, once."""
+    database = PostgresNode()
+    database.start()
+    try:
+        with gateway_in_vhost(rabbit, tmp_path / "gateway", "xietong-postgres-down", roles="api", database_url=database.database("down")) as running:
+            _unit, document = _document(0)
+            database.halt()
+            refused = submit(running, COURT, "court", document)
+            database.start()
+            accepted = submit(running, COURT, "court", document)
+            again = submit(running, COURT, "court", document)
+            store = running.store()
+            with store.read() as session:
+                messages = session.scalar(select(func.count()).select_from(StoredMessage))
+            store.engine.dispose()
+    finally:
+        database.stop()
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "store_unavailable" and "数据存储暂时不可用" in refused.json()["error"]["message"]
+    assert int(refused.headers["Retry-After"]) > 0
+    assert accepted.status_code == 202, accepted.text
+    assert again.status_code == 202 and again.json()["duplicate"] and again.json()["message_id"] == accepted.json()["message_id"]
+    assert messages == 1
