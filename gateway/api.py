@@ -13,8 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -28,7 +26,7 @@ from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
 from gateway.errors import Refusal
 from gateway.services import Services
-from gateway.store import Audit, Delivery, MessageDocument, StoredMessage, Unit, utcnow
+from gateway.store import STORE_UNAVAILABLE, Audit, Delivery, MessageDocument, StoredMessage, Unit, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -143,16 +141,16 @@ def create_app(services: Services) -> FastAPI:
     async def _refusal(_request: Request, exc: Refusal) -> JSONResponse:
         return exc.response()
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    @app.exception_handler(PoolTimeout)
     async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        """The store cannot be reached or written now (PostgreSQL down, a disk error, SQLite locked
-        past its timeout): nothing of the request was committed, so the sender may simply send it
-        again. A 500 had told the clerk nothing and the sending system not to retry."""
+        """The store cannot be reached or written now (`STORE_UNAVAILABLE`): nothing of the request
+        was committed, so the sender may simply send it again. A 500 had told the clerk nothing and
+        the sending system not to retry."""
         log.error("store.unavailable", path=request.url.path, error=repr(getattr(exc, "orig", None) or exc))
         message = f"数据存储暂时不可用，本次请求未被处理，请{STORE_RETRY_AFTER_SECONDS}秒后重试（同一报文重报不会重复）"
         return Refusal(503, "store_unavailable", message, retry_after=STORE_RETRY_AFTER_SECONDS).response()
+
+    for unavailable in STORE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _store_unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

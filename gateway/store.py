@@ -40,9 +40,15 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 log = structlog.get_logger(__name__)
+
+# The store cannot be reached or written now (the database down, a disk error, SQLite locked past
+# its timeout, no pooled connection free): a fault of the moment, not of what was being written.
+STORE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def utcnow() -> datetime:

@@ -28,11 +28,12 @@ from adapters.base import registry
 from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, is_live, queue_of, routing_key_of
 from gateway.routing import Router
 from gateway.settings import Settings
-from gateway.store import Audit, Delivery, OutboxEntry, Store, StoredMessage, Unit, utcnow
+from gateway.store import STORE_UNAVAILABLE, Audit, Delivery, OutboxEntry, Store, StoredMessage, Unit, utcnow
 
 log = structlog.get_logger(__name__)
 
 STOP_CHECK_SECONDS = 1.0  # how long a lane waits for deliveries before it looks whether it should stop
+STORE_WAIT_SECONDS = 1.0  # how often a batch held while the store is unavailable is tried again
 
 
 @dataclass(frozen=True)
@@ -132,14 +133,29 @@ class Worker:
                 connection.process_data_events(time_limit=STOP_CHECK_SECONDS)  # returns once something arrived
                 batch, arrived[:] = arrived[:], []
                 if batch:
-                    self._handle(channel, batch)
+                    self._handle(connection, channel, batch)
 
-    def _handle(self, channel: BlockingChannel, batch: list[Arrived]) -> None:
+    def _handle(self, connection: pika.BlockingConnection, channel: BlockingChannel, batch: list[Arrived]) -> None:
         """What arrived together is placed in the inbox in one write transaction (group commit),
         then acked at once: an ack always follows the commit of its effect, so a crash between the
         two means a redelivery, which the inbox absorbs. A lane's batch holds alerts or documents,
-        never both; alerts take the store's write lock ahead of the others."""
-        self._place(channel, self._render_all(channel, batch), urgent=is_live(batch[0].method.routing_key))
+        never both; alerts take the store's write lock ahead of the others.
+
+        While the store is unavailable the batch is held, unacked, and tried again every
+        STORE_WAIT_SECONDS (the connection kept alive meanwhile), as a redelivery would be. The
+        deliveries are not at fault: a store that took no writes (a full disk, a lock held past
+        the timeout) had been counted against each of them, and parked them all once it outlasted
+        their retries (two and a half minutes by default); one that answered nothing had ended the
+        worker, started again by its supervisor, again and again."""
+        while True:
+            try:
+                self._place(channel, self._render_all(channel, batch), urgent=is_live(batch[0].method.routing_key))
+                break
+            except STORE_UNAVAILABLE as exc:
+                log.warning("worker.store_unavailable", deliveries=len(batch), error=repr(getattr(exc, "orig", None) or exc))
+                if self.stopping.is_set():
+                    return  # left unacked: the broker hands them out again
+                connection.sleep(STORE_WAIT_SECONDS)
         channel.basic_ack(batch[-1].method.delivery_tag, multiple=True)
 
     def _render_all(self, channel: BlockingChannel, batch: list[Arrived]) -> list[Rendered]:
@@ -161,6 +177,8 @@ class Worker:
                     self._push(wire)
                 else:
                     rendered.append(self._render(item, wire, messages.get(wire["message_id"])))
+            except STORE_UNAVAILABLE:
+                raise  # no fault of this delivery's: the batch waits for the store
             except Exception as exc:  # any failure of one delivery must not stop the others
                 self._retry_or_park(channel, item, exc)
         structlog.contextvars.clear_contextvars()
@@ -194,6 +212,8 @@ class Worker:
         try:
             with self.store.write(urgent) as session:
                 placed, missing = self._place_in(session, items)
+        except STORE_UNAVAILABLE:
+            raise  # no fault of these deliveries': the batch waits for the store
         except Exception as exc:
             if len(items) == 1:
                 self._retry_or_park(channel, items[0].arrived, exc)

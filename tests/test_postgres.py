@@ -8,6 +8,8 @@ still form one chain."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -17,12 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from gateway import store as store_module
 from gateway.broker_node import RabbitNode
-from gateway.store import Audit, AuditEntry, Delivery, Store, StoredMessage
+from gateway.cli import role_pids
+from gateway.store import Audit, AuditEntry, Delivery, OutboxEntry, Store, StoredMessage
 from tests.conftest import PostgresNode, RunningGateway, gateway_in_vhost
 from tests.flows import COURT, JUSTICE_BUREAU, sample, submit, wait_delivered
 from tests.test_handover_flow import (  # noqa: F401  (collected here, on this module's gateway)
@@ -161,3 +165,63 @@ def test_while_the_database_is_down_a_submission_is_told_to_come_again_and_then_
     assert accepted.status_code == 202, accepted.text
     assert again.status_code == 202 and again.json()["duplicate"] and again.json()["message_id"] == accepted.json()["message_id"]
     assert messages == 1
+
+
+@pytest.mark.parametrize("outage", ["down", "refusing_writes"])
+def test_deliveries_the_worker_meets_while_the_store_is_unavailable_wait_for_it_and_none_is_parked(rabbit: RabbitNode, tmp_path: Path, outage: str) -> None:
+    """The store goes away (the database down), or takes no writes (here a writer holds the lock
+    past every other's lock_timeout; a full disk does the same), while deliveries sit on the
+    broker: the worker holds them and places each once the store is back. Counted as failures of
+    the deliveries, they had been retried and parked in the dead-letter queue (here after two
+    attempts 0.1 s apart)."""
+    database = PostgresNode()
+    database.start()
+    try:
+        quick_to_park = {"XIETONG_DELIVERY_ATTEMPTS": "2", "XIETONG_RETRY_DELAYS_MS": "[100]"}
+        url = database.database("wait")
+        with create_engine(url, isolation_level="AUTOCOMMIT").connect() as admin:
+            admin.exec_driver_sql("ALTER DATABASE wait SET lock_timeout = '100ms'")
+        with gateway_in_vhost(rabbit, tmp_path / "gateway", f"xietong-postgres-{outage}", extra_env=quick_to_park, database_url=url) as running:
+            assert running.process is not None
+            worker = role_pids(running.process.pid)["worker"]
+            os.kill(worker, signal.SIGSTOP)  # the deliveries wait on the broker meanwhile
+            holder = create_engine(url, poolclass=NullPool).connect()  # its close ends the session, and the session's lock
+            try:
+                message_ids = []
+                for n in range(5):
+                    response = submit(running, COURT, "court", _document(1000 + n)[1])
+                    assert response.status_code == 202, response.text
+                    message_ids.append(response.json()["message_id"])
+                store = running.store()
+                deadline = time.monotonic() + 30
+                while _unpublished(store) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert not _unpublished(store), "the relay did not publish the deliveries"
+                store.engine.dispose()
+                if outage == "down":
+                    database.halt()
+                else:
+                    holder.exec_driver_sql(f"SELECT pg_advisory_lock({store_module.WRITERS_LOCK})")
+            finally:
+                os.kill(worker, signal.SIGCONT)
+            time.sleep(10 if outage == "refusing_writes" else 3)  # the worker meets the store unavailable (long enough for 15 deliveries to fail twice)
+            if outage == "down":
+                database.start()
+            else:
+                holder.close()
+            deadline = time.monotonic() + 30  # for all of them: a parked one never comes
+            with running.client(COURT) as court:
+                statuses = [wait_delivered(court, message_id, timeout=max(0.1, deadline - time.monotonic()))["status"] for message_id in message_ids]
+            store = running.store()
+            with store.read() as session:
+                parked = session.scalar(select(func.count()).where(AuditEntry.event == "delivery.dead_lettered"))
+            store.engine.dispose()
+    finally:
+        database.stop()
+    assert statuses == ["delivered"] * len(message_ids)
+    assert parked == 0
+
+
+def _unpublished(store: Store) -> int:
+    with store.read() as session:
+        return session.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.published_at.is_(None))) or 0
