@@ -458,9 +458,10 @@ class Store:
     @contextmanager
     def read(self, snapshot: bool = True) -> Iterator[Session]:
         """A read session. With `snapshot`, its statements see one state of the store (a read
-        transaction); without, each sees what was committed when it ran, and the session costs no
-        BEGIN and no ROLLBACK: on SQLite each is a step that hands the GIL over and must wait to
-        get it back, a third of an alert's time in the API under load (py-spy)."""
+        transaction); without, each sees what was committed when it ran, and on SQLite the session
+        costs no BEGIN and no ROLLBACK: each is a step that hands the GIL over and must wait to get
+        it back, a third of an alert's time in the API under load (py-spy). (PostgreSQL's driver
+        begins a transaction all the same, at READ COMMITTED.)"""
         with self._sessions() as session:
             if not snapshot:
                 session.connection(execution_options={"xietong_snapshot": False})
@@ -530,15 +531,21 @@ def _engine(url: str) -> Engine:
         cursor.execute("PRAGMA cache_size=-512")  # KiB per connection (default 2 MB): the API pools up to 15, the OS caches the file anyway
         cursor.close()
 
+    _begin_with(engine, lambda: "BEGIN IMMEDIATE", "BEGIN")
+    return engine
+
+
+def _begin_with(engine: Engine, write: Callable[[], str], snapshot: str) -> None:
+    """Each transaction's first statement: `write()` for a write (`Store.write`), `snapshot` for a
+    read that sees one state of the store, none for a read that need not (`Store.read`)."""
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
         if options.get("xietong_write", False):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql(write())
         elif options.get("xietong_snapshot", True):
-            connection.exec_driver_sql("BEGIN")
-
-    return engine
+            connection.exec_driver_sql(snapshot)
 
 
 WRITERS_LOCK = 0x78696574  # PostgreSQL's advisory lock that every write transaction holds ("xiet")
@@ -561,16 +568,12 @@ def _postgresql_engine(url: str) -> Engine:
     transaction left idle for WRITER_IDLE_MS is ended by the server instead (a killed process
     closes its socket, and its lock is freed at once)."""
     engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        options = connection.get_execution_options()
-        if options.get("xietong_write", False):
-            connection.exec_driver_sql(
-                f"SELECT set_config('idle_in_transaction_session_timeout', '{WRITER_IDLE_MS}', true),"
-                f" pg_advisory_xact_lock({WRITERS_LOCK}), pg_notify('{COMMITS_CHANNEL}', '')"
-            )
-        elif options.get("xietong_snapshot", True):
-            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-
+    _begin_with(engine, _postgresql_write, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     return engine
+
+
+def _postgresql_write() -> str:
+    return (
+        f"SELECT set_config('idle_in_transaction_session_timeout', '{WRITER_IDLE_MS}', true),"
+        f" pg_advisory_xact_lock({WRITERS_LOCK}), pg_notify('{COMMITS_CHANNEL}', '')"
+    )
