@@ -37,6 +37,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -371,7 +372,10 @@ class Store:
     def _create_tables(self) -> None:
         """The tables that are missing, created as a writer: the roles of a gateway start at once,
         and on a new database each found a table missing and created it, and all but one failed
-        on "already exists" (a crash of the role at its first start)."""
+        on "already exists" (a crash of the role at its first start). A store that has them all,
+        as every start but the first finds it, is only looked at: no write lock, no notification."""
+        if set(Base.metadata.tables) <= set(inspect(self.engine).get_table_names()):
+            return
         with self._locked(False), self.engine.connect() as connection:
             with connection.execution_options(xietong_write=True).begin():
                 Base.metadata.create_all(connection)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+
+from gateway.store import Store, WriteLock
 
 STARTERS = 6
 
@@ -34,3 +37,18 @@ def test_roles_starting_at_once_on_a_new_database_all_start(tmp_path: Path, requ
     go.touch()
     failed = [error[-500:] for starter in starters if (error := starter.communicate(timeout=60)[1]) and starter.returncode]
     assert not failed, f"{len(failed)} of {STARTERS} failed to start: {failed[0]}"
+
+
+def test_a_store_that_has_its_tables_is_opened_without_the_write_lock(tmp_path: Path) -> None:
+    """Every start but the first finds the tables there: opening the store then waits for no
+    writer (a worker restarted under load, `xietong audit verify` beside a busy gateway)."""
+    url = f"sqlite:///{tmp_path / 'xietong.db'}"
+    first = Store(url)
+    assert first.write_lock is not None
+    opened = threading.Event()
+    with WriteLock(first.write_lock.path).held():  # a writer busy meanwhile
+        opener = threading.Thread(target=lambda: (Store(url).engine.dispose(), opened.set()))
+        opener.start()
+        assert opened.wait(10), "opening the store waited for the write lock"
+    opener.join()
+    first.engine.dispose()
