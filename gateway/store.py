@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -503,7 +504,11 @@ class _SqliteWatch:
 
 class _PostgresWatch:
     """Listens on COMMITS_CHANNEL. PostgreSQL hands a notification on once its transaction is
-    visible, sometimes a moment after the commit returned: a poll that misses it sees it at the next."""
+    visible, sometimes a moment after the commit returned: a poll that misses it sees it at the next.
+
+    Silence is trusted for SILENCE_TRUSTED_SECONDS only: a connection that went half-open (the
+    database's host gone, a failover behind the same address) hears nothing and raises nothing,
+    and a live hub trusting it would never read the inbox again, every desk quiet."""
 
     def __init__(self, engine: Engine) -> None:
         pooled = engine.raw_connection()
@@ -511,10 +516,13 @@ class _PostgresWatch:
         pooled.detach()  # this thread's for good: out of the pool, closed with the process
         self.connection.autocommit = True
         self.connection.execute(f"LISTEN {COMMITS_CHANNEL}")
-        self.count = 0
+        self.count, self.changed_at = 0, time.monotonic()
 
     def commits(self) -> int:
-        self.count += sum(1 for _ in self.connection.notifies(timeout=0))
+        heard = sum(1 for _ in self.connection.notifies(timeout=0))
+        now = time.monotonic()
+        if heard or now - self.changed_at >= SILENCE_TRUSTED_SECONDS:
+            self.count, self.changed_at = self.count + 1, now
         return self.count
 
 
@@ -554,6 +562,7 @@ def _begin_with(engine: Engine, write: Callable[[], str], snapshot: str) -> None
 
 WRITERS_LOCK = 0x78696574  # PostgreSQL's advisory lock that every write transaction holds ("xiet")
 COMMITS_CHANNEL = "xietong_commits"  # notified by every write transaction on PostgreSQL, at its commit
+SILENCE_TRUSTED_SECONDS = 5.0  # a poller on PostgreSQL reads at least this often, whatever its LISTEN connection hears
 WRITER_IDLE_MS = 10_000  # a write transaction idle this long on PostgreSQL is ended, and its lock freed
 
 

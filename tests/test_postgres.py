@@ -225,3 +225,23 @@ def test_deliveries_the_worker_meets_while_the_store_is_unavailable_wait_for_it_
 def _unpublished(store: Store) -> int:
     with store.read() as session:
         return session.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.published_at.is_(None))) or 0
+
+
+def test_a_commit_watch_that_hears_nothing_is_trusted_only_a_while(postgres: PostgresNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relay and the live hub skip their read while `commits_elsewhere` is unchanged. On
+    PostgreSQL that is a LISTEN connection, which, gone half-open, would hear nothing for ever:
+    past SILENCE_TRUSTED_SECONDS of silence the number changes all the same, and they read."""
+    monkeypatch.setattr(store_module, "SILENCE_TRUSTED_SECONDS", 0.5)
+    store = Store(postgres.database("silence"))
+    first = store.commits_elsewhere()
+    assert first is not None and store.commits_elsewhere() == first  # nothing committed: nothing to read
+    with store.write() as session:
+        Audit(session).append("test", "committed")
+    deadline = time.monotonic() + 0.4
+    while store.commits_elsewhere() == first and time.monotonic() < deadline:
+        time.sleep(0.02)
+    heard = store.commits_elsewhere()
+    assert heard != first  # a commit is heard at once
+    time.sleep(0.6)
+    assert store.commits_elsewhere() != heard  # silence past the trust: read anyway
+    store.engine.dispose()
