@@ -26,7 +26,7 @@ from gateway.callers import ERRORS, Caller
 from gateway.directory import UnitInfo
 from gateway.errors import Refusal
 from gateway.services import Services
-from gateway.store import STORE_UNAVAILABLE, Audit, Delivery, MessageDocument, StoredMessage, Unit, utcnow
+from gateway.store import STORE_UNAVAILABLE, Audit, Delivery, MessageDocument, StoredMessage, Unit, unavailable_because, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -145,7 +145,7 @@ def create_app(services: Services) -> FastAPI:
         """The store cannot be reached or written now (`STORE_UNAVAILABLE`): nothing of the request
         was committed, so the sender may simply send it again. A 500 had told the clerk nothing and
         the sending system not to retry."""
-        log.error("store.unavailable", path=request.url.path, error=repr(getattr(exc, "orig", None) or exc))
+        log.error("store.unavailable", path=request.url.path, error=unavailable_because(exc))
         message = f"数据存储暂时不可用，本次请求未被处理，请{STORE_RETRY_AFTER_SECONDS}秒后重试（同一报文重报不会重复）"
         return Refusal(503, "store_unavailable", message, retry_after=STORE_RETRY_AFTER_SECONDS).response()
 

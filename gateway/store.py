@@ -53,6 +53,12 @@ log = structlog.get_logger(__name__)
 STORE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
+def unavailable_because(exc: Exception) -> str:
+    """What the database said, for the log: SQLAlchemy's own text adds the statement and its
+    parameters, which carry the documents' personal data."""
+    return repr(getattr(exc, "orig", None) or exc)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

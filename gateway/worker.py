@@ -28,7 +28,7 @@ from adapters.base import registry
 from gateway.broker import ATTEMPT_HEADER, DEAD, DELAY_HEADER, PUSH, RETRY, connection_parameters, declare_topology, is_live, queue_of, routing_key_of
 from gateway.routing import Router
 from gateway.settings import Settings
-from gateway.store import STORE_UNAVAILABLE, Audit, Delivery, OutboxEntry, Store, StoredMessage, Unit, utcnow
+from gateway.store import STORE_UNAVAILABLE, Audit, Delivery, OutboxEntry, Store, StoredMessage, Unit, unavailable_because, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -152,7 +152,7 @@ class Worker:
                 self._place(channel, self._render_all(channel, batch), urgent=is_live(batch[0].method.routing_key))
                 break
             except STORE_UNAVAILABLE as exc:
-                log.warning("worker.store_unavailable", deliveries=len(batch), error=repr(getattr(exc, "orig", None) or exc))
+                log.warning("worker.store_unavailable", deliveries=len(batch), error=unavailable_because(exc))
                 if self.stopping.is_set():
                     return  # left unacked: the broker hands them out again
                 connection.sleep(STORE_WAIT_SECONDS)
