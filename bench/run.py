@@ -3,8 +3,9 @@
 The machines are shared and noisy, so absolute figures drift from run to run; the ratios to the
 baselines measured minutes apart in the same run are what to compare. One run starts a private
 RabbitMQ node and a gateway with production settings (JSON logs at info, the durable SQLite
-store, or with --store postgresql a private PostgreSQL cluster) on fresh folders, measures, prints every figure next to its target, writes them as JSON
-to bench/results/, and stops everything it started, also on Ctrl-C or an error.
+store, or with --store postgresql a private PostgreSQL cluster) on fresh folders, measures,
+prints every figure next to its target, writes them as JSON to bench/results/, and stops
+everything it started, also on Ctrl-C or an error.
 """
 
 from __future__ import annotations
@@ -124,17 +125,32 @@ class Meter:
             pids["postgresql"] = self.postgres.pids()  # its backends are the gateway's pooled connections
         return pids
 
+    @staticmethod
+    def _cpu(pids: list[int]) -> dict[int, float]:
+        """CPU seconds so far of each process of `pids` still there when read."""
+        used = {}
+        for pid in pids:
+            try:
+                used[pid] = load.cpu_seconds(pid)
+            except OSError:  # ended meanwhile
+                continue
+        return used
+
     @contextmanager
     def phase(self, into: dict[str, Any]) -> Iterator[None]:
-        pids = self._pids()
-        before = {pid: load.cpu_seconds(pid) for role in pids.values() for pid in role}
+        """The processes alive at the end, each counted from the start or from its birth: the
+        database's backends come with the pools' connections, mid-phase as often as not."""
+        before = {role: self._cpu(pids) for role, pids in self._pids().items()}
         mine = resource.getrusage(resource.RUSAGE_SELF)
         began = time.monotonic()
         yield
         wall = time.monotonic() - began
         after = resource.getrusage(resource.RUSAGE_SELF)
-        alive = {role: [pid for pid in role_pids if Path(f"/proc/{pid}").exists()] for role, role_pids in pids.items()}
-        cores = {role: sum(load.cpu_seconds(pid) - before[pid] for pid in role_pids) / wall for role, role_pids in alive.items() if role_pids}
+        cores = {}
+        for role, pids in self._pids().items():
+            used = self._cpu(pids)
+            if used:
+                cores[role] = sum(seconds - before.get(role, {}).get(pid, 0.0) for pid, seconds in used.items()) / wall
         cores["load_generator"] = (after.ru_utime + after.ru_stime - mine.ru_utime - mine.ru_stime) / wall
         into["cpu_cores_used"] = {role: round(used, 2) for role, used in cores.items()}
 
