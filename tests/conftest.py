@@ -20,7 +20,7 @@ import pytest
 from gateway.broker_node import RABBITMQCTL, RabbitNode, ensure_rabbitmq_installed, free_port
 from gateway.demo import wait_healthy
 from gateway.directory import issue_key, load_directory
-from gateway.settings import PACKAGE_DIR
+from gateway.settings import PACKAGE_DIR, Settings
 from gateway.store import Store
 from tests.postgres_node import PostgresNode
 
@@ -94,17 +94,19 @@ class RunningGateway:
         return httpx.Client(base_url=self.base_url, headers={"X-Api-Key": self.keys[unit_code]}, timeout=30)
 
     def store(self) -> Store:
-        return Store(self.database_url or f"sqlite:///{self.data_dir / 'xietong.db'}")
+        """The gateway's store, as its processes find it from their settings."""
+        return Store(Settings(data_dir=self.data_dir, database_url=self.database_url).db_url)
 
 
 def prepare_gateway(data_dir: Path, broker_url: str, database_url: str | None = None) -> RunningGateway:
     """A data folder with the demo directory loaded and a key for every unit."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(database_url or f"sqlite:///{data_dir / 'xietong.db'}")
+    running = RunningGateway(data_dir, broker_url, free_port(), {}, database_url=database_url)
+    store = running.store()
     entries = load_directory(store, DEMO_DIRECTORY)
-    keys = {unit.code: issue_key(store, unit.code) for unit in entries.units}
+    running.keys = {unit.code: issue_key(store, unit.code) for unit in entries.units}
     store.engine.dispose()
-    return RunningGateway(data_dir, broker_url, free_port(), keys, database_url=database_url)
+    return running
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,14 @@ def sample(adapter: str, name: str) -> bytes:
     return (ROOT / "adapters" / adapter / "samples" / name).read_bytes()
 
 
+def fence_breach(detected_at: str) -> bytes:
+    """The bureau's fence-breach alert (canonical JSON) detected at `detected_at`: a new detection
+    time makes it a new message."""
+    body = json.loads(sample("canonical", "supervision.alert.json"))
+    body["payload"]["detected_at"] = detected_at
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
 def answering(data: bytes, adapter: str, message_id: str) -> bytes:
     """A reply sample made to answer `message_id`: its own `in_reply_to` swapped for the real one."""
     replied = registry()[adapter].parse(data).in_reply_to

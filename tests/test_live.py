@@ -30,7 +30,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store import Delivery, utcnow
 from tests.conftest import DEMO_DIRECTORY, RunningGateway, run
-from tests.flows import COURT, JUSTICE_BUREAU, SUNWU_STATION, sample, submit, xsd_valid
+from tests.flows import COURT, JUSTICE_BUREAU, SUNWU_STATION, fence_breach, sample, submit, xsd_valid
 
 pytestmark = pytest.mark.broker
 
@@ -82,10 +82,8 @@ class Subscriber:
 
 def alert(gateway: RunningGateway, detected_at: str) -> tuple[str, float]:
     """Submit the bureau's fence-breach alert (a new detection time makes it a new message)."""
-    body = json.loads(sample("canonical", "supervision.alert.json"))
-    body["payload"]["detected_at"] = detected_at
     sent = time.monotonic()
-    response = submit(gateway, JUSTICE_BUREAU, "canonical", json.dumps(body, ensure_ascii=False).encode())
+    response = submit(gateway, JUSTICE_BUREAU, "canonical", fence_breach(detected_at))
     assert response.status_code == 202, response.text
     assert SUNWU_STATION in {d["recipient"] for d in response.json()["deliveries"]}
     return response.json()["message_id"], sent
@@ -146,10 +144,7 @@ def test_two_desks_of_one_station_both_see_the_alert(gateway: RunningGateway) ->
 
 def placed_alert(services: Services, detected_at: str) -> str:
     """A fence-breach alert accepted and placed in the station's inbox, as the worker does: its message id."""
-    body = json.loads(sample("canonical", "supervision.alert.json"))
-    body["payload"]["detected_at"] = detected_at
-    document = json.dumps(body, ensure_ascii=False).encode()
-    accepted = services.acceptance.accept(services.directory.units[JUSTICE_BUREAU], "canonical", document, [])
+    accepted = services.acceptance.accept(services.directory.units[JUSTICE_BUREAU], "canonical", fence_breach(detected_at), [])
     with services.store.write() as session:
         session.execute(
             update(Delivery)

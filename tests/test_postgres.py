@@ -7,7 +7,6 @@ still form one chain."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from gateway.broker_node import RabbitNode
 from gateway.cli import role_pids
 from gateway.store import Audit, AuditEntry, Delivery, OutboxEntry, Store, StoredMessage
 from tests.conftest import PostgresNode, RunningGateway, gateway_in_vhost
-from tests.flows import COURT, JUSTICE_BUREAU, sample, submit, wait_delivered
+from tests.flows import COURT, JUSTICE_BUREAU, fence_breach, sample, submit, wait_delivered
 from tests.test_handover_flow import (  # noqa: F401  (collected here, on this module's gateway)
     test_a_gb18030_document_keeps_its_chinese_text_exactly_in_every_format,
     test_a_unit_reads_only_its_own_inbox_and_messages,
@@ -68,9 +67,7 @@ def _document(n: int) -> tuple[str, bytes]:
 
 
 def _alert(n: int) -> tuple[str, bytes]:
-    body = json.loads(sample("canonical", "supervision.alert.json"))
-    body["payload"]["detected_at"] = f"2025-06-01T08:{n // 60:02d}:{n % 60:02d}+08:00"
-    return JUSTICE_BUREAU, json.dumps(body, ensure_ascii=False).encode()
+    return JUSTICE_BUREAU, fence_breach(f"2025-06-01T08:{n // 60:02d}:{n % 60:02d}+08:00")
 
 
 def test_writers_in_every_process_at_once_leave_one_audit_chain_and_every_delivery_once(gateway: RunningGateway) -> None:

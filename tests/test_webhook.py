@@ -16,7 +16,7 @@ from adapters.base import registry
 from gateway.broker_node import free_port
 from gateway.store import Unit
 from tests.conftest import RunningGateway
-from tests.flows import JUSTICE_BUREAU, SUNWU_OFFICE, SUNWU_STATION, WUDINGFU_GRID, sample, submit, xsd_valid
+from tests.flows import JUSTICE_BUREAU, SUNWU_OFFICE, SUNWU_STATION, WUDINGFU_GRID, fence_breach, submit, xsd_valid
 from tests.test_handover_flow import COURT, COURT_SAMPLES, PROCURATORATE, delivery_to, wait_delivered
 from tests.webhook_receiver import WebhookReceiver
 
@@ -80,9 +80,8 @@ def test_a_station_webhook_receives_a_fence_breach_alert_in_police_xml(gateway: 
     """A station whose system listens on a webhook, not on /v1/live: the bureau's 越界 alert is
     POSTed to it once, as the police supervision XML its system parses, with everything it needs to
     go looking (coordinates included); the 司法所 and the grid, without webhooks, get no push."""
-    alert = json.loads(sample("canonical", "supervision.alert.json"))
-    alert["payload"]["detected_at"] = "2025-05-15T23:12:05+08:00"  # a new detection: a new message
-    response = submit(gateway, JUSTICE_BUREAU, "canonical", json.dumps(alert, ensure_ascii=False).encode())
+    alert = fence_breach("2025-05-15T23:12:05+08:00")  # a new detection: a new message
+    response = submit(gateway, JUSTICE_BUREAU, "canonical", alert)
     assert response.status_code == 202, response.text
     message_id = response.json()["message_id"]
     status = wait_pushed(gateway, JUSTICE_BUREAU, message_id, SUNWU_STATION)
@@ -101,7 +100,7 @@ def test_a_station_webhook_receives_a_fence_breach_alert_in_police_xml(gateway: 
     assert xsd_valid(body)
     police = registry()["police"].parse(body)
     assert (police.kind, police.payload.alert_type.value) == ("supervision.alert", "fence_breach")
-    assert police.payload.model_dump(mode="json") == registry()["canonical"].parse(json.dumps(alert).encode()).payload.model_dump(mode="json")
-    assert police.payload.location.longitude == alert["payload"]["location"]["longitude"]
+    assert police.payload.model_dump(mode="json") == registry()["canonical"].parse(alert).payload.model_dump(mode="json")
+    assert police.payload.location.longitude == json.loads(alert)["payload"]["location"]["longitude"]
     with gateway.client(SUNWU_STATION) as client:
         assert client.get(f"/v1/inbox/{station['delivery_id']}").content == body  # the same bytes as its inbox

@@ -4,7 +4,6 @@ without a reload (the time it took is printed; bench/run measures the latency)."
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -12,7 +11,7 @@ from playwright.sync_api import BrowserContext
 
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import RunningGateway
-from tests.flows import JUSTICE_BUREAU, SUNWU_STATION, sample, submit
+from tests.flows import JUSTICE_BUREAU, SUNWU_STATION, fence_breach, submit
 
 pytestmark = pytest.mark.broker
 
@@ -61,10 +60,8 @@ def test_the_station_sees_an_alert_from_the_api_without_a_reload(browser: Browse
     page = sign_in(browser, fresh_gateway, SUNWU_STATION, "/console/live")
     page.wait_for_selector("#stream-state.ok")  # the EventSource is open
 
-    body = json.loads(sample("canonical", "supervision.alert.json"))
-    body["payload"]["detected_at"] = "2025-06-01T22:15:00+08:00"
     sent = time.monotonic()
-    response = submit(fresh_gateway, JUSTICE_BUREAU, "canonical", json.dumps(body, ensure_ascii=False).encode())
+    response = submit(fresh_gateway, JUSTICE_BUREAU, "canonical", fence_breach("2025-06-01T22:15:00+08:00"))
     assert response.status_code == 202, response.text
     message_id = response.json()["message_id"]
     alert = page.wait_for_selector(f'li.alert[data-message-id="{message_id}"]', timeout=10_000)
