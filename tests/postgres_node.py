@@ -21,7 +21,7 @@ class PostgresNode:
 
     def __init__(self) -> None:
         if not POSTGRES_BINARIES:
-            raise RuntimeError("PostgreSQL is not installed: scripts/setup installs Debian's postgresql package")
+            raise RuntimeError("PostgreSQL is not installed: scripts/setup --tests installs Debian's postgresql package")
         self.bin = POSTGRES_BINARIES[-1].parent
         self.root = Path(tempfile.mkdtemp(prefix="xietong-pg-"))  # not under pytest's folder, which only root may enter
         self.port = free_port()

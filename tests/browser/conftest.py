@@ -1,6 +1,6 @@
 """Browser tests: real headless Chromium (Debian's `chromium`, driven by Playwright) against a real
 gateway. Playwright never downloads a browser here; a machine without Chromium fails these tests
-with a message naming `scripts/setup`, it never skips them."""
+with a message naming `scripts/setup --tests`, it never skips them."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
-        pytest.fail(f"没有找到 {CHROMIUM}：请先运行 scripts/setup（安装 Debian 的 chromium 与中文字体）", pytrace=False)
+        pytest.fail(f"没有找到 {CHROMIUM}：请先运行 scripts/setup --tests（安装 Debian 的 chromium 与中文字体）", pytrace=False)
     if shutil.which("fc-list") and not subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout.strip():
-        pytest.fail("没有能显示中文的字体：请先运行 scripts/setup（安装 fonts-wqy-microhei）", pytrace=False)
+        pytest.fail("没有能显示中文的字体：请先运行 scripts/setup --tests（安装 fonts-wqy-microhei）", pytrace=False)
     with sync_playwright() as running:
         yield running
 
